@@ -1,0 +1,35 @@
+# One entry point for set-up, the course run and the tests. Each target creates the local
+# virtual environment (.venv) first if it is missing, so both work on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint lab clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 > /dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+## run: execute every lab headlessly into build/labs/ and print the summary table
+run: $(STAMP)
+	$(BIN)/i2dl-lab run
+
+## test: unit tests, gradient checks, grader suite, every lab notebook, browser check
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -p no:cacheprovider --nbval-lax labs
+
+lint: $(STAMP)
+	$(BIN)/ruff check i2dl_lab tests benchmarks
+
+lab: $(STAMP)
+	$(BIN)/i2dl-lab lab
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,12 @@
+"""i2dl-lab: a deep-learning course in a box.
+
+Subpackages
+-----------
+nn        from-scratch NumPy neural-network library (functional maths + Module classes)
+data      datasets (offline first), DataLoader, transforms, downloads
+bridge    the PyTorch side: NumPy <-> torch conversion, fit loop, model zoo
+widgets   ipywidgets controls and matplotlib plots used by the labs
+grading   release, self-check, submit, sandboxed grading, gradebook
+"""
+
+__version__ = "0.1.0"
