@@ -1,3 +1,672 @@
-"""(being written)"""
+"""Recurrent layers, word embeddings and the temporal (per-time-step) layers.
 
-__all__: list[str] = []
+Every function follows the CS231n contract: ``out, cache = f_forward(...)`` and
+``d_inputs... = f_backward(dout, cache)``. Sequences are batch-first, ``(N, T, D)``:
+N sequences, T time steps, D input features; H is the hidden size, V the vocabulary.
+
+Weights act on row vectors (``x @ Wx``), as in CS231n, so ``Wx`` is ``(D, k*H)`` and
+``Wh`` is ``(H, k*H)`` with the k gate blocks side by side. ``torch.nn.RNN/LSTM/GRU``
+store the transposes (``weight_ih_l0`` is ``(k*H, D)``) and two biases; see
+:func:`lstm_weights_from_torch` and :func:`gru_weights_from_torch` for the mapping.
+
+Gate orders:
+
+* LSTM: ``i, f, o, g`` (input, forget, output, candidate), as CS231n. torch uses
+  ``i, f, g, o``: the last two blocks swap when copying weights.
+* GRU: ``r, z, n`` (reset, update, new), exactly torch's formulation::
+
+      r = sigmoid(x Wx_r + bx_r + h Wh_r + bh_r)
+      z = sigmoid(x Wx_z + bx_z + h Wh_z + bh_z)
+      n = tanh(x Wx_n + bx_n + r * (h Wh_n + bh_n))   # reset applied AFTER Wh_n
+      h' = (1 - z) * n + z * h
+
+  Because the reset gate multiplies ``h Wh_n + bh_n``, the hidden bias of the ``n`` block
+  cannot be folded into the input bias, so GRUs take two biases ``bx`` and ``bh`` (3H each).
+  (Cho et al. apply ``r`` before the matrix, ``(r * h) Wh_n``; the two differ slightly.)
+
+All sequence functions keep the dtype of their inputs (float32 stays float32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_float_array, check_ndim, check_shape
+
+__all__ = [
+    "sigmoid",
+    "rnn_step_forward",
+    "rnn_step_backward",
+    "rnn_forward",
+    "rnn_backward",
+    "lstm_step_forward",
+    "lstm_step_backward",
+    "lstm_forward",
+    "lstm_backward",
+    "gru_step_forward",
+    "gru_step_backward",
+    "gru_forward",
+    "gru_backward",
+    "word_embedding_forward",
+    "word_embedding_backward",
+    "temporal_affine_forward",
+    "temporal_affine_backward",
+    "temporal_softmax_loss",
+    "lstm_weights_from_torch",
+    "gru_weights_from_torch",
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Logistic sigmoid that never overflows: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``.
+
+    >>> sigmoid(np.array([-1e4, 0.0, 1e4]))
+    array([0. , 0.5, 1. ])
+    """
+    out = np.multiply(x, 0.5, out=out)
+    np.tanh(out, out=out)
+    out += 1.0
+    out *= 0.5
+    return out
+
+
+def _float(name, x):
+    return as_float_array(name, x)
+
+
+def _check_weights(Wx, Wh, b, gates: int, what: str, bias_name: str = "b"):
+    """Validate ``Wx (D, gates*H)``, ``Wh (H, gates*H)``, ``b (gates*H,)``; return D, H."""
+    check_ndim("Wx", Wx, 2, f"(D, {gates}*H) for the {what}")
+    check_ndim("Wh", Wh, 2, f"(H, {gates}*H) for the {what}")
+    H = Wh.shape[0]
+    if Wh.shape[1] != gates * H:
+        raise ValueError(
+            f"Wh must have shape (H, {gates}*H) for the {what}; with H={H} from its first "
+            f"dimension that is {(H, gates * H)}, got {Wh.shape}"
+        )
+    check_shape("Wx", Wx, (None, gates * H), f"(D, {gates}*H) with hidden size H={H} from Wh")
+    check_shape(bias_name, b, (gates * H,), f"({gates}*H,) with hidden size H={H} from Wh")
+    return Wx.shape[0], H
+
+
+def _check_sequence(x, D: int) -> tuple[int, int]:
+    check_ndim("x", x, 3, "(N, T, D): a batch of sequences")
+    N, T, Dx = x.shape
+    if T == 0:
+        raise ValueError(f"x must hold at least one time step, got sequence length T=0 (shape {x.shape})")
+    if N == 0:
+        raise ValueError(f"x must hold at least one sequence, got N=0 (shape {x.shape})")
+    if Dx != D:
+        raise ValueError(f"x must have D={D} features to match Wx of shape ({D}, ...), got shape {x.shape}")
+    return N, T
+
+
+def _check_state(name: str, h, N: int, H: int) -> None:
+    check_shape(name, h, (N, H), f"(N, H) = ({N}, {H}): one hidden state of size H={H} per sequence")
+
+
+def _time_major_projection(x, Wx, b):
+    """All time steps' input projections in one matmul: (N, T, D) -> (T, N, k*H)."""
+    N, T, D = x.shape
+    xt = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(T * N, D)  # (T*N, D)
+    xw = xt @ Wx  # (T*N, k*H)
+    xw += b
+    return xt, xw.reshape(T, N, -1)  # (T, N, k*H)
+
+
+# ----------------------------------------------------------------------------- vanilla RNN
+def rnn_step_forward(x, prev_h, Wx, Wh, b):
+    """One step of a tanh RNN: ``next_h = tanh(x @ Wx + prev_h @ Wh + b)``.
+
+    Args:
+        x: inputs at this step, shape (N, D).
+        prev_h: previous hidden state, shape (N, H).
+        Wx: input-to-hidden weights, shape (D, H).
+        Wh: hidden-to-hidden weights, shape (H, H).
+        b: bias, shape (H,).
+
+    Returns:
+        next_h: shape (N, H); cache: what :func:`rnn_step_backward` needs.
+
+    Example:
+        >>> h, _ = rnn_step_forward(np.ones((2, 3)), np.zeros((2, 4)), np.zeros((3, 4)), np.eye(4), np.zeros(4))
+        >>> h.shape
+        (2, 4)
+    """
+    x, prev_h, Wx, Wh, b = (_float(n, a) for n, a in zip(("x", "prev_h", "Wx", "Wh", "b"), (x, prev_h, Wx, Wh, b)))
+    D, H = _check_weights(Wx, Wh, b, 1, "RNN")
+    check_shape("x", x, (None, D), f"(N, D) with D={D} from Wx")
+    _check_state("prev_h", prev_h, x.shape[0], H)
+    next_h = np.tanh(x @ Wx + prev_h @ Wh + b)
+    return next_h, (x, prev_h, Wx, Wh, next_h)
+
+
+def rnn_step_backward(dnext_h, cache):
+    """Backward pass of :func:`rnn_step_forward`.
+
+    Args:
+        dnext_h: upstream gradient of the new hidden state, shape (N, H).
+        cache: from the forward pass.
+
+    Returns:
+        dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
+    x, prev_h, Wx, Wh, next_h = cache
+    da = dnext_h * (1.0 - next_h * next_h)  # tanh' = 1 - tanh^2
+    return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    """Run a tanh RNN over whole sequences.
+
+    Args:
+        x: inputs, shape (N, T, D), T >= 1.
+        h0: initial hidden state, shape (N, H).
+        Wx: (D, H); Wh: (H, H); b: (H,).
+
+    Returns:
+        h: every hidden state, shape (N, T, H) (``h[:, -1]`` is the last one); cache.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> h, _ = rnn_forward(rng.normal(size=(2, 5, 3)), np.zeros((2, 4)),
+        ...                    rng.normal(size=(3, 4)), rng.normal(size=(4, 4)), np.zeros(4))
+        >>> h.shape
+        (2, 5, 4)
+    """
+    x, h0, Wx, Wh, b = (_float(n, a) for n, a in zip(("x", "h0", "Wx", "Wh", "b"), (x, h0, Wx, Wh, b)))
+    D, H = _check_weights(Wx, Wh, b, 1, "RNN")
+    N, T = _check_sequence(x, D)
+    _check_state("h0", h0, N, H)
+    xt, a = _time_major_projection(x, Wx, b)  # a: (T, N, H) pre-activations
+    prev = h0
+    for t in range(T):
+        a[t] += prev @ Wh
+        np.tanh(a[t], out=a[t])  # a now holds h, time-major
+        prev = a[t]
+    h_tm = a  # (T, N, H)
+    h = np.ascontiguousarray(h_tm.transpose(1, 0, 2))  # (N, T, H)
+    return h, (xt, h0, Wx, Wh, h_tm, N, T)
+
+
+def rnn_backward(dh, cache):
+    """Backward pass of :func:`rnn_forward` (full backpropagation through time).
+
+    Args:
+        dh: upstream gradient of every hidden state, shape (N, T, H) (zeros where a step
+            feeds no loss).
+        cache: from the forward pass.
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dWx (D, H), dWh (H, H), db (H,).
+    """
+    xt, h0, Wx, Wh, h_tm, N, T = cache
+    H = Wh.shape[0]
+    check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
+    da = np.ascontiguousarray(np.transpose(dh, (1, 0, 2)), dtype=h_tm.dtype)  # (T, N, H), becomes d(pre-act)
+    carry = np.zeros((N, H), dtype=h_tm.dtype)
+    for t in range(T - 1, -1, -1):
+        da[t] += carry
+        da[t] *= 1.0 - h_tm[t] * h_tm[t]
+        carry = da[t] @ Wh.T
+    da2 = da.reshape(T * N, H)
+    h_prev = np.concatenate([h0[None], h_tm[:-1]], axis=0).reshape(T * N, H)  # (T*N, H)
+    dx = (da2 @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2)
+    return np.ascontiguousarray(dx), carry, xt.T @ da2, h_prev.T @ da2, da2.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------- LSTM
+def _lstm_gates(a, H):
+    """In place: sigmoid on the i, f, o blocks, tanh on the g block of (N, 4H) ``a``."""
+    sigmoid(a[:, : 3 * H], out=a[:, : 3 * H])
+    np.tanh(a[:, 3 * H :], out=a[:, 3 * H :])
+    return a
+
+
+def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
+    """One LSTM step, gate order ``i, f, o, g`` (CS231n)::
+
+        a = x @ Wx + prev_h @ Wh + b                 # (N, 4H)
+        i, f, o = sigmoid(a[:, :H]), sigmoid(a[:, H:2H]), sigmoid(a[:, 2H:3H])
+        g = tanh(a[:, 3H:])
+        next_c = f * prev_c + i * g;  next_h = o * tanh(next_c)
+
+    Args:
+        x: (N, D); prev_h: (N, H); prev_c: (N, H); Wx: (D, 4H); Wh: (H, 4H); b: (4H,).
+
+    Returns:
+        next_h (N, H), next_c (N, H), cache.
+
+    Example:
+        >>> z = np.zeros
+        >>> h, c, _ = lstm_step_forward(z((2, 3)), z((2, 4)), z((2, 4)), z((3, 16)), z((4, 16)), z(16))
+        >>> float(h.sum()), float(c.sum())
+        (0.0, 0.0)
+    """
+    names = ("x", "prev_h", "prev_c", "Wx", "Wh", "b")
+    x, prev_h, prev_c, Wx, Wh, b = (_float(n, a) for n, a in zip(names, (x, prev_h, prev_c, Wx, Wh, b)))
+    D, H = _check_weights(Wx, Wh, b, 4, "LSTM (gates i, f, o, g)")
+    check_shape("x", x, (None, D), f"(N, D) with D={D} from Wx")
+    _check_state("prev_h", prev_h, x.shape[0], H)
+    _check_state("prev_c", prev_c, x.shape[0], H)
+    gates = _lstm_gates(x @ Wx + prev_h @ Wh + b, H)
+    i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    next_c = f * prev_c + i * g
+    tc = np.tanh(next_c)
+    next_h = o * tc
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tc)
+
+
+def _lstm_gate_grads(dh, dc, gates, tc, prev_c, H, out):
+    """Gradient of the pre-activations ``a`` (N, 4H) written into ``out``; returns dprev_c.
+
+    ``dc`` is the gradient arriving at the new cell state from later steps; the one from
+    ``h = o * tanh(c)`` is added here.
+    """
+    i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    dc = dc + dh * o * (1.0 - tc * tc)
+    np.multiply(dc, g, out=out[:, :H])  # d i
+    np.multiply(dc, prev_c, out=out[:, H : 2 * H])  # d f
+    np.multiply(dh, tc, out=out[:, 2 * H : 3 * H])  # d o
+    np.multiply(dc, i, out=out[:, 3 * H :])  # d g
+    # through the nonlinearities: sigmoid' = s(1-s), tanh' = 1 - t^2
+    out[:, : 3 * H] *= gates[:, : 3 * H] * (1.0 - gates[:, : 3 * H])
+    out[:, 3 * H :] *= 1.0 - g * g
+    return dc * f
+
+
+def lstm_step_backward(dnext_h, dnext_c, cache):
+    """Backward pass of :func:`lstm_step_forward`.
+
+    Args:
+        dnext_h: gradient of ``next_h``, shape (N, H).
+        dnext_c: gradient of ``next_c`` from later steps, shape (N, H).
+        cache: from the forward pass.
+
+    Returns:
+        dx (N, D), dprev_h (N, H), dprev_c (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,).
+    """
+    x, prev_h, prev_c, Wx, Wh, gates, tc = cache
+    H = Wh.shape[0]
+    da = np.empty(np.broadcast_shapes(np.shape(dnext_h), gates.shape), dtype=np.result_type(dnext_h, gates))
+    dprev_c = _lstm_gate_grads(dnext_h, dnext_c, gates, tc, prev_c, H, da)
+    return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+def lstm_forward(x, h0, Wx, Wh, b, c0=None):
+    """Run an LSTM over whole sequences (gate order ``i, f, o, g``).
+
+    The input projections of all time steps are one ``(N*T, D) x (D, 4H)`` matmul; the
+    loop only does the ``(N, H) x (H, 4H)`` recurrence.
+
+    Args:
+        x: inputs, shape (N, T, D), T >= 1.
+        h0: initial hidden state, shape (N, H).
+        Wx: (D, 4H); Wh: (H, 4H); b: (4H,).
+        c0: initial cell state, shape (N, H); zeros when ``None`` (CS231n's convention).
+
+    Returns:
+        h: hidden states, shape (N, T, H); cache (the final cell state is ``cache["c_last"]``,
+        which a truncated-BPTT loop passes on as the next window's ``c0``).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> h, cache = lstm_forward(rng.normal(size=(2, 5, 3)), np.zeros((2, 4)),
+        ...                         rng.normal(size=(3, 16)), rng.normal(size=(4, 16)), np.zeros(16))
+        >>> h.shape, cache["c_last"].shape
+        ((2, 5, 4), (2, 4))
+    """
+    x, h0, Wx, Wh, b = (_float(n, a) for n, a in zip(("x", "h0", "Wx", "Wh", "b"), (x, h0, Wx, Wh, b)))
+    D, H = _check_weights(Wx, Wh, b, 4, "LSTM (gates i, f, o, g)")
+    N, T = _check_sequence(x, D)
+    _check_state("h0", h0, N, H)
+    dtype = np.result_type(x, h0, Wx, Wh, b)
+    if c0 is None:
+        c0 = np.zeros((N, H), dtype=dtype)
+    else:
+        c0 = _float("c0", c0)
+        _check_state("c0", c0, N, H)
+    xt, gates = _time_major_projection(x, Wx, b)  # (T, N, 4H): pre-activations, become gates
+    c = np.empty((T, N, H), dtype=dtype)
+    tc = np.empty((T, N, H), dtype=dtype)
+    h = np.empty((T, N, H), dtype=dtype)
+    tmp = np.empty((N, H), dtype=dtype)
+    prev_h, prev_c = h0, c0
+    for t in range(T):
+        a = gates[t]
+        a += prev_h @ Wh
+        _lstm_gates(a, H)
+        np.multiply(a[:, H : 2 * H], prev_c, out=c[t])  # f * prev_c
+        np.multiply(a[:, :H], a[:, 3 * H :], out=tmp)  # i * g
+        c[t] += tmp
+        np.tanh(c[t], out=tc[t])
+        np.multiply(a[:, 2 * H : 3 * H], tc[t], out=h[t])  # o * tanh(c)
+        prev_h, prev_c = h[t], c[t]
+    out = np.ascontiguousarray(h.transpose(1, 0, 2))  # (N, T, H)
+    cache = {"xt": xt, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "gates": gates, "c": c, "tc": tc, "h": h,
+             "c_last": c[-1], "N": N, "T": T}
+    return out, cache
+
+
+def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
+    """Backward pass of :func:`lstm_forward` (full backpropagation through time).
+
+    Args:
+        dh: gradient of every hidden state, shape (N, T, H).
+        cache: from the forward pass.
+        dc_last: optional gradient of the final cell state ``cache["c_last"]``, (N, H).
+        return_dc0: also return the gradient of ``c0`` (after ``db``).
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,) [, dc0 (N, H)].
+    """
+    xt, h0, c0, Wx, Wh = cache["xt"], cache["h0"], cache["c0"], cache["Wx"], cache["Wh"]
+    gates, c, tc, h, N, T = cache["gates"], cache["c"], cache["tc"], cache["h"], cache["N"], cache["T"]
+    H = Wh.shape[0]
+    check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
+    dtype = gates.dtype
+    dh_tm = np.ascontiguousarray(np.transpose(dh, (1, 0, 2)), dtype=dtype)  # (T, N, H)
+    da = np.empty_like(gates)  # (T, N, 4H)
+    dprev_c = np.zeros((N, H), dtype=dtype) if dc_last is None else np.array(dc_last, dtype=dtype)
+    dprev_h = np.zeros((N, H), dtype=dtype)
+    WhT = np.ascontiguousarray(Wh.T)
+    for t in range(T - 1, -1, -1):
+        dh_t = dh_tm[t]
+        dh_t += dprev_h
+        prev_c = c[t - 1] if t > 0 else c0
+        dprev_c = _lstm_gate_grads(dh_t, dprev_c, gates[t], tc[t], prev_c, H, da[t])
+        dprev_h = da[t] @ WhT
+    da2 = da.reshape(T * N, 4 * H)
+    h_prev = np.concatenate([h0[None].astype(dtype, copy=False), h[:-1]], axis=0).reshape(T * N, H)
+    dx = np.ascontiguousarray((da2 @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2))
+    grads = (dx, dprev_h, xt.T @ da2, h_prev.T @ da2, da2.sum(axis=0))
+    return (*grads, dprev_c) if return_dc0 else grads
+
+
+# ----------------------------------------------------------------------------- GRU
+def _check_gru_weights(Wx, Wh, bx, bh):
+    D, H = _check_weights(Wx, Wh, bx, 3, "GRU (gates r, z, n)", bias_name="bx")
+    check_shape("bh", bh, (3 * H,), f"(3*H,) with hidden size H={H} from Wh")
+    return D, H
+
+
+def _gru_cell(xw, hw, prev_h, H):
+    """From input/hidden projections (N, 3H) to gates (r, z, n) and the new h."""
+    rz = sigmoid(xw[:, : 2 * H] + hw[:, : 2 * H])
+    r, z = rz[:, :H], rz[:, H:]
+    n = np.tanh(xw[:, 2 * H :] + r * hw[:, 2 * H :])
+    next_h = n + z * (prev_h - n)  # = (1 - z) * n + z * prev_h
+    return rz, n, next_h
+
+
+def _gru_grads(dh, prev_h, rz, n, hw_n, H):
+    """Gradients of the input projection (N, 3H) and hidden projection (N, 3H), and the
+    direct path ``dh * z`` to prev_h."""
+    r, z = rz[:, :H], rz[:, H:]
+    dn = dh * (1.0 - z)
+    dz = dh * (prev_h - n)
+    dan = dn * (1.0 - n * n)
+    dr = dan * hw_n
+    dxw = np.empty(dh.shape[:-1] + (3 * H,), dtype=np.result_type(dh, rz))
+    dxw[:, :H] = dr * r * (1.0 - r)
+    dxw[:, H : 2 * H] = dz * z * (1.0 - z)
+    dxw[:, 2 * H :] = dan
+    dhw = dxw.copy()
+    dhw[:, 2 * H :] *= r
+    return dxw, dhw, dh * z
+
+
+def gru_step_forward(x, prev_h, Wx, Wh, bx, bh):
+    """One GRU step in torch's formulation (gate order ``r, z, n``; module docstring).
+
+    Args:
+        x: (N, D); prev_h: (N, H); Wx: (D, 3H); Wh: (H, 3H); bx: (3H,) input bias;
+        bh: (3H,) hidden bias (its ``n`` block sits inside the reset gate's product).
+
+    Returns:
+        next_h (N, H), cache.
+
+    Example:
+        >>> z = np.zeros
+        >>> h, _ = gru_step_forward(z((2, 3)), np.ones((2, 4)), z((3, 12)), z((4, 12)), z(12), z(12))
+        >>> h  # z = 0.5, n = 0: halfway between the old state and the candidate
+        array([[0.5, 0.5, 0.5, 0.5],
+               [0.5, 0.5, 0.5, 0.5]])
+    """
+    names = ("x", "prev_h", "Wx", "Wh", "bx", "bh")
+    x, prev_h, Wx, Wh, bx, bh = (_float(n, a) for n, a in zip(names, (x, prev_h, Wx, Wh, bx, bh)))
+    D, H = _check_gru_weights(Wx, Wh, bx, bh)
+    check_shape("x", x, (None, D), f"(N, D) with D={D} from Wx")
+    _check_state("prev_h", prev_h, x.shape[0], H)
+    xw = x @ Wx + bx
+    hw = prev_h @ Wh + bh
+    rz, n, next_h = _gru_cell(xw, hw, prev_h, H)
+    return next_h, (x, prev_h, Wx, Wh, rz, n, hw[:, 2 * H :])
+
+
+def gru_step_backward(dnext_h, cache):
+    """Backward pass of :func:`gru_step_forward`.
+
+    Returns:
+        dx (N, D), dprev_h (N, H), dWx (D, 3H), dWh (H, 3H), dbx (3H,), dbh (3H,).
+    """
+    x, prev_h, Wx, Wh, rz, n, hw_n = cache
+    H = Wh.shape[0]
+    dxw, dhw, dprev_direct = _gru_grads(dnext_h, prev_h, rz, n, hw_n, H)
+    return (dxw @ Wx.T, dprev_direct + dhw @ Wh.T, x.T @ dxw, prev_h.T @ dhw, dxw.sum(axis=0), dhw.sum(axis=0))
+
+
+def gru_forward(x, h0, Wx, Wh, bx, bh):
+    """Run a GRU (torch formulation, gates ``r, z, n``) over whole sequences.
+
+    Args:
+        x: (N, T, D), T >= 1; h0: (N, H); Wx: (D, 3H); Wh: (H, 3H); bx: (3H,); bh: (3H,).
+
+    Returns:
+        h: hidden states (N, T, H); cache.
+    """
+    names = ("x", "h0", "Wx", "Wh", "bx", "bh")
+    x, h0, Wx, Wh, bx, bh = (_float(n, a) for n, a in zip(names, (x, h0, Wx, Wh, bx, bh)))
+    D, H = _check_gru_weights(Wx, Wh, bx, bh)
+    N, T = _check_sequence(x, D)
+    _check_state("h0", h0, N, H)
+    dtype = np.result_type(x, h0, Wx, Wh, bx, bh)
+    xt, xw = _time_major_projection(x, Wx, bx)  # (T, N, 3H)
+    rz = np.empty((T, N, 2 * H), dtype=dtype)
+    n = np.empty((T, N, H), dtype=dtype)
+    hw_n = np.empty((T, N, H), dtype=dtype)
+    h = np.empty((T, N, H), dtype=dtype)
+    prev = h0
+    for t in range(T):
+        hw = prev @ Wh + bh
+        rz[t], n[t], h[t] = _gru_cell(xw[t], hw, prev, H)
+        hw_n[t] = hw[:, 2 * H :]
+        prev = h[t]
+    out = np.ascontiguousarray(h.transpose(1, 0, 2))
+    return out, (xt, h0, Wx, Wh, rz, n, hw_n, h, N, T)
+
+
+def gru_backward(dh, cache):
+    """Backward pass of :func:`gru_forward`.
+
+    Args:
+        dh: gradient of every hidden state, (N, T, H).
+
+    Returns:
+        dx (N, T, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), dbx (3H,), dbh (3H,).
+    """
+    xt, h0, Wx, Wh, rz, n, hw_n, h, N, T = cache
+    H = Wh.shape[0]
+    check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
+    dtype = h.dtype
+    dh_tm = np.ascontiguousarray(np.transpose(dh, (1, 0, 2)), dtype=dtype)
+    dxw = np.empty((T, N, 3 * H), dtype=dtype)
+    dhw = np.empty((T, N, 3 * H), dtype=dtype)
+    carry = np.zeros((N, H), dtype=dtype)
+    WhT = np.ascontiguousarray(Wh.T)
+    for t in range(T - 1, -1, -1):
+        prev = h[t - 1] if t > 0 else h0
+        dxw[t], dhw[t], direct = _gru_grads(dh_tm[t] + carry, prev, rz[t], n[t], hw_n[t], H)
+        carry = direct + dhw[t] @ WhT
+    dxw2, dhw2 = dxw.reshape(T * N, 3 * H), dhw.reshape(T * N, 3 * H)
+    h_prev = np.concatenate([h0[None].astype(dtype, copy=False), h[:-1]], axis=0).reshape(T * N, H)
+    dx = np.ascontiguousarray((dxw2 @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2))
+    return dx, carry, xt.T @ dxw2, h_prev.T @ dhw2, dxw2.sum(axis=0), dhw2.sum(axis=0)
+
+
+# ----------------------------------------------------------------------------- torch weight layout
+def lstm_weights_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    """Map one ``torch.nn.LSTM`` layer's weights (numpy arrays) to ``(Wx, Wh, b)`` here.
+
+    torch stores ``(4H, D)`` / ``(4H, H)`` matrices with gate blocks ``i, f, g, o`` and two
+    biases; here the matrices are transposed, the blocks are ``i, f, o, g`` and the biases
+    are summed.
+    """
+    H = np.shape(weight_hh)[1]
+    order = np.r_[0 : 2 * H, 3 * H : 4 * H, 2 * H : 3 * H]  # i, f, o, g from i, f, g, o
+    Wx = np.asarray(weight_ih)[order].T.copy()
+    Wh = np.asarray(weight_hh)[order].T.copy()
+    b = (np.asarray(bias_ih) + np.asarray(bias_hh))[order]
+    return Wx, Wh, b
+
+
+def gru_weights_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
+    """Map one ``torch.nn.GRU`` layer's weights to ``(Wx, Wh, bx, bh)``: same gate order
+    ``r, z, n``, matrices transposed, biases kept apart."""
+    return (np.asarray(weight_ih).T.copy(), np.asarray(weight_hh).T.copy(),
+            np.asarray(bias_ih).copy(), np.asarray(bias_hh).copy())
+
+
+# ----------------------------------------------------------------------------- embeddings
+def _check_token_ids(name: str, x, V: int) -> np.ndarray:
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}")
+    if x.size and (x.min() < 0 or x.max() >= V):
+        raise ValueError(
+            f"{name} must hold token ids in [0, {V}) for a vocabulary of size V={V}, "
+            f"got values in [{x.min()}, {x.max()}]"
+        )
+    return x
+
+
+def word_embedding_forward(x, W):
+    """Look up one row of ``W`` per token id.
+
+    Args:
+        x: integer token ids, any shape, typically (N, T); each in [0, V).
+        W: embedding matrix, shape (V, D).
+
+    Returns:
+        out: shape ``x.shape + (D,)``, e.g. (N, T, D); cache.
+
+    Example:
+        >>> out, _ = word_embedding_forward(np.array([[0, 2]]), np.arange(6.0).reshape(3, 2))
+        >>> out
+        array([[[0., 1.],
+                [4., 5.]]])
+    """
+    W = _float("W", W)
+    check_ndim("W", W, 2, "(V, D): one embedding row per token")
+    x = _check_token_ids("x", x, W.shape[0])
+    return W[x], (x, W.shape)
+
+
+def word_embedding_backward(dout, cache):
+    """Backward pass of :func:`word_embedding_forward`.
+
+    A token id that occurs several times receives the sum of its gradients (``np.add.at``:
+    plain fancy-index assignment would keep only the last one).
+
+    Returns:
+        dW: shape (V, D). (Token ids are integers: they have no gradient.)
+    """
+    x, shape = cache
+    check_shape("dout", dout, x.shape + (shape[1],), "(x.shape + (D,))")
+    dW = np.zeros(shape, dtype=np.result_type(dout, np.float32))
+    np.add.at(dW, x.reshape(-1), dout.reshape(-1, shape[1]))
+    return dW
+
+
+# ----------------------------------------------------------------------------- temporal layers
+def temporal_affine_forward(x, w, b):
+    """The same affine map at every time step: ``out[n, t] = x[n, t] @ w + b``.
+
+    Args:
+        x: (N, T, D); w: (D, M); b: (M,).
+
+    Returns:
+        out: (N, T, M); cache.
+
+    Example:
+        >>> out, _ = temporal_affine_forward(np.ones((2, 3, 4)), np.ones((4, 5)), np.zeros(5))
+        >>> out.shape, float(out[0, 0, 0])
+        ((2, 3, 5), 4.0)
+    """
+    x, w, b = _float("x", x), _float("w", w), _float("b", b)
+    check_ndim("x", x, 3, "(N, T, D)")
+    check_ndim("w", w, 2, "(D, M)")
+    N, T, D = x.shape
+    check_shape("w", w, (D, None), f"(D, M) with D={D} from x of shape {x.shape}")
+    check_shape("b", b, (w.shape[1],), "(M,) with M from w")
+    out = (x.reshape(N * T, D) @ w + b).reshape(N, T, -1)  # (N*T, D) @ (D, M) -> (N, T, M)
+    return out, (x, w)
+
+
+def temporal_affine_backward(dout, cache):
+    """Backward pass of :func:`temporal_affine_forward`.
+
+    Returns:
+        dx (N, T, D), dw (D, M), db (M,).
+    """
+    x, w = cache
+    N, T, D = x.shape
+    M = w.shape[1]
+    check_shape("dout", dout, (N, T, M), "(N, T, M)")
+    d2 = dout.reshape(N * T, M)
+    return (d2 @ w.T).reshape(N, T, D), x.reshape(N * T, D).T @ d2, d2.sum(axis=0)
+
+
+def temporal_softmax_loss(x, y, mask=None):
+    """Softmax cross-entropy summed over time steps and averaged over the N sequences.
+
+    As in CS231n the loss is divided by N only (not by N*T or by the number of unmasked
+    steps), so it is the average *per-sequence* loss; divide by the number of kept steps
+    to get a loss per token (:mod:`i2dl_lab.nn.charlm` does).
+
+    Args:
+        x: scores, shape (N, T, V).
+        y: integer targets, shape (N, T), each in [0, V).
+        mask: boolean (N, T); True keeps a step in the loss (False for padding).
+            ``None`` keeps every step.
+
+    Returns:
+        loss: scalar; dx: gradient of the loss with respect to x, shape (N, T, V).
+
+    Example:
+        >>> loss, dx = temporal_softmax_loss(np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int))
+        >>> round(float(loss), 4)  # 3 steps of log(4) per sequence
+        4.1589
+    """
+    x = _float("x", x)
+    check_ndim("x", x, 3, "(N, T, V): scores for V classes at every step")
+    N, T, V = x.shape
+    y = _check_token_ids("y", y, V)
+    check_shape("y", y, (N, T), f"(N, T) = ({N}, {T}): one target per step")
+    if mask is None:
+        mask = np.ones((N, T), dtype=bool)
+    else:
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise TypeError(f"mask must be a boolean array (True = keep the step), got dtype {mask.dtype}")
+        check_shape("mask", mask, (N, T), f"(N, T) = ({N}, {T}): one flag per step")
+    flat = x.reshape(N * T, V)
+    shifted = flat - flat.max(axis=1, keepdims=True)  # stable: largest logit becomes 0
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    yf, mf = y.reshape(-1), mask.reshape(-1)
+    loss = -np.sum(log_probs[np.arange(N * T), yf] * mf) / N
+    dx = np.exp(log_probs)
+    dx[np.arange(N * T), yf] -= 1.0
+    dx *= mf[:, None] / N
+    return float(loss), dx.reshape(N, T, V)
