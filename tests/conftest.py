@@ -1,12 +1,11 @@
 """Shared test configuration.
 
-One thread for NumPy's BLAS and for torch: the test machines have two cores and several
-test processes may share them; results must not depend on the thread count.
+Torch runs on one thread inside the test process: the test machines have two cores, and
+results must not depend on the thread count. Lab kernels started by nbval keep the default.
 """
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("I2DL_PLAIN_PROGRESS", "1")
 
 import numpy as np  # noqa: E402

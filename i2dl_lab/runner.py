@@ -1,0 +1,187 @@
+"""Execute labs headlessly with papermill and summarise the results.
+
+This is what ``i2dl-lab run`` calls; it is importable so that tests and instructors'
+scripts can run a course programmatically::
+
+    from i2dl_lab.runner import discover_labs, run_labs, format_summary
+    results = run_labs(discover_labs()[:2], out_dir="build/labs")
+    print(format_summary(results))
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .report import find_headlines
+
+
+class LabNotFound(ValueError):
+    """A lab selector matched no notebook (the message lists the labs that exist)."""
+
+
+@dataclass(frozen=True)
+class Lab:
+    """One notebook of the course: ``number`` ("01"), ``name`` ("01_linear_regression")."""
+
+    number: str
+    name: str
+    path: Path
+    title: str
+
+
+@dataclass
+class LabResult:
+    lab: Lab
+    status: str  # "ok", "failed" or "skipped"
+    seconds: float
+    output: Path | None = None
+    headlines: list[tuple[str, str]] = field(default_factory=list)
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    @property
+    def headline(self) -> str:
+        return "; ".join(f"{k}: {v}" for k, v in self.headlines)
+
+
+def default_labs_dir() -> Path:
+    """``$I2DL_LABS_DIR``, else the ``labs/`` folder of the source checkout, else ``./labs``."""
+    env = os.environ.get("I2DL_LABS_DIR")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parent.parent / "labs"
+    return here if here.is_dir() else Path.cwd() / "labs"
+
+
+def notebook_title(path: Path) -> str:
+    """The first Markdown heading of the notebook (without the leading #), or its stem."""
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return path.stem
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        src = cell.get("source", "")
+        text = "".join(src) if isinstance(src, list) else src
+        for line in text.splitlines():
+            if line.lstrip().startswith("#"):
+                return line.lstrip("# ").strip()
+        break
+    return path.stem
+
+
+def discover_labs(labs_dir: str | os.PathLike | None = None) -> list[Lab]:
+    """Every ``NN_topic.ipynb`` in ``labs_dir``, in course order."""
+    root = Path(labs_dir) if labs_dir is not None else default_labs_dir()
+    if not root.is_dir():
+        raise FileNotFoundError(f"labs folder not found: {root} (set --labs-dir or I2DL_LABS_DIR)")
+    labs = []
+    for path in sorted(root.glob("[0-9][0-9]_*.ipynb")):
+        labs.append(Lab(path.name[:2], path.stem, path, notebook_title(path)))
+    return labs
+
+
+def select_labs(labs: Sequence[Lab], selectors: Iterable[str]) -> list[Lab]:
+    """Pick labs by number ("4", "04"), name ("04_optimizers") or path; keep course order."""
+    selectors = list(selectors)
+    if not selectors:
+        return list(labs)
+    chosen: list[Lab] = []
+    for sel in selectors:
+        key = Path(sel).stem
+        match = [lab for lab in labs if key in (lab.name, lab.number) or (key.isdigit() and int(key) == int(lab.number))]
+        if not match:
+            known = ", ".join(lab.name for lab in labs) or "(none)"
+            raise LabNotFound(f"no lab matches {sel!r}; labs are: {known}")
+        chosen.extend(m for m in match if m not in chosen)
+    return sorted(chosen, key=lambda lab: lab.name)
+
+
+def parse_value(text: str):
+    """Turn a command-line parameter into int, float, bool, None or str (as papermill does)."""
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _output_text(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream":
+                parts.append(out.get("text", ""))
+            elif "data" in out and "text/plain" in out["data"]:
+                parts.append(out["data"]["text/plain"])
+    return "\n".join(parts)
+
+
+def run_lab(lab: Lab, out_dir: str | os.PathLike = "build/labs", parameters: dict | None = None,
+            kernel_name: str = "python3", timeout: float | None = 600) -> LabResult:
+    """Execute one lab with papermill into ``out_dir``; never raises for a failing lab."""
+    import papermill as pm
+
+    out = Path(out_dir) / lab.path.name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # Kernels inherit the environment: plain progress lines instead of redrawn bars.
+    os.environ.setdefault("I2DL_PLAIN_PROGRESS", "1")
+    start = time.perf_counter()
+    try:
+        nb = pm.execute_notebook(
+            str(lab.path), str(out), parameters=parameters or {}, kernel_name=kernel_name,
+            progress_bar=False, cwd=str(lab.path.parent), execution_timeout=timeout, log_output=False,
+        )
+    except pm.PapermillExecutionError as exc:
+        seconds = time.perf_counter() - start
+        return LabResult(lab, "failed", seconds, out, error=f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+    except Exception as exc:  # noqa: BLE001 - a broken notebook must not stop the course run
+        seconds = time.perf_counter() - start
+        return LabResult(lab, "failed", seconds, out, error=f"{type(exc).__name__}: {exc}")
+    seconds = time.perf_counter() - start
+    return LabResult(lab, "ok", seconds, out, headlines=find_headlines(_output_text(nb)))
+
+
+def run_labs(labs: Sequence[Lab], out_dir: str | os.PathLike = "build/labs", parameters: dict | None = None,
+             kernel_name: str = "python3", timeout: float | None = 600, echo=print) -> list[LabResult]:
+    """Run ``labs`` one after another; ``echo`` gets a line as each one finishes."""
+    results = []
+    for i, lab in enumerate(labs, 1):
+        res = run_lab(lab, out_dir, parameters, kernel_name, timeout)
+        results.append(res)
+        if echo:
+            detail = res.headline if res.ok else res.error
+            echo(f"[{i}/{len(labs)}] {lab.name}: {res.status} in {res.seconds:.1f} s  {detail}".rstrip())
+    return results
+
+
+def format_summary(results: Sequence[LabResult]) -> str:
+    """A plain-text table: lab, status, seconds, headline metric (or the error)."""
+    rows = [("lab", "status", "seconds", "headline")]
+    for r in results:
+        rows.append((r.lab.name, r.status, f"{r.seconds:.1f}", r.headline if r.ok else r.error[:100]))
+    total = sum(r.seconds for r in results)
+    failed = sum(not r.ok for r in results)
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = []
+    for j, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row[:3], widths)) + "  " + row[3])
+        if j == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * 8)
+    lines.append(f"{len(results)} labs, {len(results) - failed} ok, {failed} failed, {total:.1f} s in all")
+    return "\n".join(lines)

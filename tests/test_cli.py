@@ -1,0 +1,89 @@
+"""The i2dl-lab CLI and the papermill runner, on tiny notebooks the tests write."""
+
+import nbformat
+import pytest
+
+from i2dl_lab import cli
+from i2dl_lab.runner import LabNotFound, discover_labs, format_summary, parse_value, run_labs, select_labs
+
+
+def _write_lab(folder, name, title, body, params="EPOCHS = 1"):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell(params)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nGoals."), cell, nbformat.v4.new_code_cell(body)]
+    path = folder / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def course(tmp_path):
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    _write_lab(labs, "01_passing", "Lab one: it works",
+               "from i2dl_lab.report import headline\nheadline('epochs seen', EPOCHS, 'd')")
+    _write_lab(labs, "02_failing", "Lab two: it breaks", "raise RuntimeError('broken on purpose')")
+    (labs / "notes.ipynb").write_text("{}")  # not NN_topic: ignored
+    return labs
+
+
+def test_discover_reads_titles_in_course_order(course):
+    labs = discover_labs(course)
+    assert [lab.name for lab in labs] == ["01_passing", "02_failing"]
+    assert labs[0].title == "Lab one: it works"
+
+
+def test_select_by_number_name_or_path(course):
+    labs = discover_labs(course)
+    assert [lab.name for lab in select_labs(labs, ["2"])] == ["02_failing"]
+    assert [lab.name for lab in select_labs(labs, ["02_failing", "01"])] == ["01_passing", "02_failing"]
+    assert [lab.name for lab in select_labs(labs, [str(course / "01_passing.ipynb")])] == ["01_passing"]
+
+
+def test_unknown_lab_lists_the_labs_that_exist(course):
+    with pytest.raises(LabNotFound, match="01_passing, 02_failing"):
+        select_labs(discover_labs(course), ["07"])
+
+
+@pytest.mark.parametrize("text, value", [("3", 3), ("0.5", 0.5), ("true", True), ("None", None), ("mnist", "mnist")])
+def test_parameter_values_are_typed(text, value):
+    assert parse_value(text) == value and type(parse_value(text)) is type(value)
+
+
+@pytest.mark.slow
+def test_run_reports_failure_and_headline_and_passes_parameters(course, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["run", "--labs-dir", str(course), "--out", str(out), "-p", "EPOCHS", "7"])
+    printed = capsys.readouterr().out
+    assert code == 1  # one lab fails, so the run fails
+    assert (out / "01_passing.ipynb").exists() and (out / "02_failing.ipynb").exists()
+    row_ok = next(line for line in printed.splitlines() if line.startswith("01_passing"))
+    row_bad = next(line for line in printed.splitlines() if line.startswith("02_failing"))
+    assert " ok " in row_ok and "epochs seen: 7" in row_ok  # the -p value reached the notebook
+    assert " failed " in row_bad and "broken on purpose" in row_bad
+    assert "2 labs, 1 ok, 1 failed" in printed
+
+
+@pytest.mark.slow
+def test_run_of_passing_labs_exits_zero(course, tmp_path):
+    results = run_labs(discover_labs(course)[:1], out_dir=tmp_path / "o", echo=None)
+    assert [r.status for r in results] == ["ok"]
+    assert results[0].headlines == [("epochs seen", "1")]
+    assert "1 labs, 1 ok, 0 failed" in format_summary(results)
+
+
+def test_list_prints_titles(course, capsys):
+    assert cli.main(["list", "--labs-dir", str(course)]) == 0
+    assert "02_failing  Lab two: it breaks" in capsys.readouterr().out
+
+
+def test_missing_labs_folder_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["list", "--labs-dir", str(tmp_path / "nope")]) == 2
+    assert "labs folder not found" in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys):
+    assert cli.main([]) == 2
+    assert "usage: i2dl-lab" in capsys.readouterr().out
