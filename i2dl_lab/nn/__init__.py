@@ -1,6 +1,51 @@
 """From-scratch NumPy neural networks: functional maths, Module classes, optimizers."""
 
-from . import functional, init
+from . import functional, init, losses
+from .layers import (
+    ELU,
+    Affine,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    Hardtanh,
+    Identity,
+    L1Loss,
+    LeakyReLU,
+    Linear,
+    Maxout,
+    MSELoss,
+    MultiMarginLoss,
+    PReLU,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Softplus,
+    SVMLoss,
+    Tanh,
+)
 from .module import Module
 
-__all__ = ["Module", "functional", "init"]
+__all__ = [
+    "Module",
+    "functional",
+    "init",
+    "losses",
+    "Linear",
+    "Affine",
+    "ReLU",
+    "LeakyReLU",
+    "Sigmoid",
+    "Tanh",
+    "ELU",
+    "Softplus",
+    "Hardtanh",
+    "PReLU",
+    "Maxout",
+    "Identity",
+    "Sequential",
+    "MSELoss",
+    "L1Loss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "SVMLoss",
+    "MultiMarginLoss",
+]
