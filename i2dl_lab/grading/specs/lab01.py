@@ -1,0 +1,58 @@
+"""Graded exercises of lab 01 (linear regression)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...widgets.lab01 import gd_fit, mse_loss_and_grad, normal_equation
+from ..spec import Exercise, allclose
+
+
+def _regression_problem(rng, n, p):
+    X = np.hstack([np.ones((n, 1)), rng.standard_normal((n, p - 1))])
+    theta = rng.standard_normal(p)
+    y = X @ theta + 0.3 * rng.standard_normal(n)
+    return X, y
+
+
+def _normal_cases(rng):
+    return [_regression_problem(rng, 20, 2), _regression_problem(rng, 50, 4), _regression_problem(rng, 7, 7)]
+
+
+def _mse_cases(rng):
+    out = []
+    for n, p in [(10, 2), (30, 3), (5, 5)]:
+        X, y = _regression_problem(rng, n, p)
+        out.append((rng.standard_normal(p), X, y))
+    return out
+
+
+def _gd_cases(rng):
+    X1, y1 = _regression_problem(rng, 40, 2)
+    X2, y2 = _regression_problem(rng, 25, 3)
+    X2[:, 1:] *= 0.5  # keeps lr=0.2 stable while still far from converged after 15 steps
+    return [(X1, y1, 0.05, 30), (X2, y2, 0.2, 15), (X1, y1, 0.01, 1)]
+
+
+def reference_gaussian_nll(y, y_pred, sigma):
+    """Mean negative log-likelihood of ``y`` under N(y_pred, sigma^2)."""
+    r = np.asarray(y, dtype=np.float64) - np.asarray(y_pred, dtype=np.float64)
+    return float(np.mean(0.5 * np.log(2 * np.pi * sigma ** 2) + r ** 2 / (2 * sigma ** 2)))
+
+
+def _nll_cases(rng):
+    return [(rng.standard_normal(12), rng.standard_normal(12), 1.0),
+            (rng.standard_normal(30), rng.standard_normal(30), 0.25),
+            (np.arange(4.0), np.arange(4.0), 3.0)]
+
+
+EXERCISES = [
+    Exercise("normal_equation", "normal_equation", 2, normal_equation, _normal_cases,
+             compare=allclose(rtol=1e-6, atol=1e-8), title="least squares by the normal equation"),
+    Exercise("mse_loss_and_grad", "mse_loss_and_grad", 2, mse_loss_and_grad, _mse_cases,
+             title="MSE loss and its gradient"),
+    Exercise("gradient_descent", "gradient_descent", 3, gd_fit, _gd_cases,
+             compare=allclose(rtol=1e-6, atol=1e-9), title="full-batch gradient descent"),
+    Exercise("gaussian_nll", "gaussian_nll", 1, reference_gaussian_nll, _nll_cases,
+             title="Gaussian negative log-likelihood"),
+]
