@@ -1,3 +1,440 @@
-"""(being written)"""
+"""Convolution, pooling, global average pooling and flatten: forward/backward pairs.
 
-__all__: list[str] = []
+All layers follow the CS231n contract (``out, cache = f_forward(...)``,
+``dx, ... = f_backward(dout, cache)``) and use the channels-first layout of torch:
+``x`` is ``(N, C, H, W)`` and a filter bank ``w`` is ``(F, C, HH, WW)``.
+
+Convolution is *cross-correlation*, as in every deep-learning library: the filter is slid
+over the input without flipping it. The output size along one axis is
+
+    out = (in + 2 * pad - kernel) / stride + 1
+
+Convolution insists that this is a whole number (otherwise the last rows of the input would
+be silently ignored, which is almost always a bug in an architecture); pooling takes the floor
+of it, as ``torch.nn.functional.max_pool2d`` does.
+
+Two implementations of convolution live here:
+
+* :func:`conv_forward_naive` / :func:`conv_backward_naive`: four nested loops, the formula
+  written out. Read these first. Slow (see their docstrings for how slow).
+* :func:`conv_forward` / :func:`conv_backward`: the same maths as one matrix product. A
+  strided *view* of the padded input lists every receptive field without copying
+  (``im2col``); multiplying it by the filters reshaped to ``(F, C*HH*WW)`` gives every output
+  pixel at once. The backward pass is two more matrix products plus ``col2im``, which adds the
+  column gradients back onto the image with a loop over the ``HH*WW`` kernel offsets only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .._checks import as_float_array, check_ndim
+
+__all__ = [
+    "conv_output_size",
+    "conv_forward",
+    "conv_backward",
+    "conv_forward_naive",
+    "conv_backward_naive",
+    "max_pool_forward",
+    "max_pool_backward",
+    "avg_pool_forward",
+    "avg_pool_backward",
+    "global_avg_pool_forward",
+    "global_avg_pool_backward",
+    "flatten_forward",
+    "flatten_backward",
+]
+
+
+# --------------------------------------------------------------------------- sizes
+def conv_output_size(size: int, kernel: int, stride: int = 1, pad: int = 0, *, exact: bool = True,
+                     axis: str = "width") -> int:
+    """Output length of a convolution or pooling window along one axis.
+
+    ``out = (size + 2 * pad - kernel) / stride + 1``
+
+    Args:
+        size: input length (height or width), ``>= 1``.
+        kernel: window length, ``>= 1``.
+        stride: step between windows, ``>= 1``.
+        pad: zeros added on *each* side, ``>= 0``.
+        exact: if True (convolution), the division must leave no remainder; if False
+            (pooling, as torch) the result is floored and the last rows that do not fill a
+            window are dropped.
+        axis: name used in error messages ("height" or "width").
+
+    Returns:
+        The output length, an ``int``.
+
+    Raises:
+        ValueError: for non-positive sizes, a kernel larger than the padded input, or (with
+            ``exact``) a stride that does not tile it; the message shows the formula with the
+            numbers filled in.
+
+    Example:
+        >>> conv_output_size(32, 5, stride=1, pad=2)
+        32
+        >>> conv_output_size(7, 2, stride=2, exact=False)
+        3
+    """
+    for name, value, low in (("size", size, 1), ("kernel", kernel, 1), ("stride", stride, 1), ("pad", pad, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ValueError(f"{axis} {name} must be an integer >= {low}, got {value!r}")
+    padded = size + 2 * pad
+    formula = f"({axis} + 2*pad - kernel) / stride + 1 = ({size} + 2*{pad} - {kernel}) / {stride} + 1"
+    if kernel > padded:
+        raise ValueError(
+            f"kernel {axis} {kernel} is larger than the padded input {axis} {padded} "
+            f"({size} + 2*{pad}): output {formula} = {(padded - kernel) / stride + 1:g} < 1"
+        )
+    if exact and (padded - kernel) % stride:
+        raise ValueError(
+            f"stride {stride} does not tile the padded input along the {axis}: output {formula} "
+            f"= {(padded - kernel) / stride + 1:g} is not a whole number; change the padding, kernel or stride"
+        )
+    return (padded - kernel) // stride + 1
+
+
+def _conv_params(conv_param) -> tuple[int, int]:
+    if not isinstance(conv_param, dict):
+        raise TypeError(f"conv_param must be a dict with keys 'stride' and 'pad', got {type(conv_param).__name__}")
+    return int(conv_param.get("stride", 1)), int(conv_param.get("pad", 0))
+
+
+def _check_conv_inputs(x, w, b, conv_param):
+    x = as_float_array("x", x)
+    w = as_float_array("w", w)
+    b = as_float_array("b", b)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    check_ndim("w", w, 4, "(F, C, HH, WW)")
+    N, C, H, W = x.shape
+    F, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(
+            f"channel mismatch: x has C={C} channels (shape {x.shape}) but the filters w expect "
+            f"C={Cw} (shape {w.shape}, layout (F, C, HH, WW))"
+        )
+    if b.shape != (F,):
+        raise ValueError(f"b must have shape ({F},) (one bias per filter), got {b.shape}")
+    stride, pad = _conv_params(conv_param)
+    Ho = conv_output_size(H, HH, stride, pad, axis="height")
+    Wo = conv_output_size(W, WW, stride, pad, axis="width")
+    return x, w, b, stride, pad, Ho, Wo
+
+
+def _pad(x: np.ndarray, pad: int) -> np.ndarray:
+    if pad == 0:
+        return x
+    return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+
+
+def _windows(xp: np.ndarray, kh: int, kw: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
+    """Read-only view ``(N, C, kh, kw, Ho, Wo)`` of every receptive field; copies nothing."""
+    v = sliding_window_view(xp, (kh, kw), axis=(2, 3))  # (N, C, Hp-kh+1, Wp-kw+1, kh, kw)
+    v = v[:, :, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]  # (N, C, Ho, Wo, kh, kw)
+    return v.transpose(0, 1, 4, 5, 2, 3)
+
+
+def _offset_slice(i: int, j: int, stride: int, Ho: int, Wo: int):
+    """Index of the input pixels that kernel offset (i, j) touches, for every output pixel."""
+    return (slice(None), slice(None), slice(i, i + (Ho - 1) * stride + 1, stride),
+            slice(j, j + (Wo - 1) * stride + 1, stride))
+
+
+# --------------------------------------------------------------------------- convolution
+def conv_forward(x, w, b, conv_param):
+    """Convolution (cross-correlation) with zero padding and stride, vectorised with im2col.
+
+    Args:
+        x: input, shape ``(N, C, H, W)``.
+        w: filters, shape ``(F, C, HH, WW)``.
+        b: biases, shape ``(F,)``.
+        conv_param: ``{'stride': int, 'pad': int}`` (zeros added on each side of H and W).
+
+    Returns:
+        out: shape ``(N, F, Ho, Wo)`` with ``Ho = (H + 2*pad - HH) / stride + 1`` (and ``Wo``
+            likewise), same dtype as ``x``/``w``.
+        cache: ``(x, w, b, conv_param, cols)`` for :func:`conv_backward`.
+
+    Raises:
+        ValueError: channel mismatch, a kernel larger than the padded input, or a stride that
+            does not tile it (the message shows the output-size formula with the numbers).
+
+    Example:
+        >>> x = np.ones((1, 1, 3, 3)); w = np.ones((1, 1, 2, 2)); b = np.zeros(1)
+        >>> conv_forward(x, w, b, {"stride": 1, "pad": 0})[0][0, 0]
+        array([[4., 4.],
+               [4., 4.]])
+    """
+    x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, conv_param)
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    xp = _pad(x, pad)
+    # im2col: one copy of the strided view, laid out so that each image is a (K, P) matrix.
+    cols = _windows(xp, HH, WW, stride, Ho, Wo).reshape(N, C * HH * WW, Ho * Wo)  # (N, K, P)
+    out = np.matmul(w.reshape(F, -1), cols)  # (N, F, P): one GEMM per image, already NCHW
+    out += b.reshape(1, F, 1)
+    return out.reshape(N, F, Ho, Wo), (x, w, b, conv_param, cols)
+
+
+def conv_backward(dout, cache):
+    """Backward pass of :func:`conv_forward`.
+
+    Args:
+        dout: upstream gradient, shape ``(N, F, Ho, Wo)``.
+        cache: from :func:`conv_forward`.
+
+    Returns:
+        dx: ``(N, C, H, W)``; dw: ``(F, C, HH, WW)``; db: ``(F,)``.
+    """
+    x, w, b, conv_param, cols = cache
+    stride, pad = _conv_params(conv_param)
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    _, K, P = cols.shape
+    dout = np.asarray(dout)
+    Ho, Wo = dout.shape[2], dout.shape[3]
+    if dout.shape != (N, F, Ho, Wo) or Ho * Wo != P:
+        raise ValueError(f"dout must have the forward output's shape {(N, F) + (-1, -1)}, got {dout.shape}")
+    dout3 = dout.reshape(N, F, P)
+    db = dout3.sum(axis=2).sum(axis=0)
+    # dw = sum_n dout_n (F, P) @ cols_n^T (P, K); matmul reads the transpose without copying.
+    dw = np.matmul(dout3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
+    dcols = np.matmul(w.reshape(F, K).T, dout3).reshape(N, C, HH, WW, Ho, Wo)
+    # col2im: each kernel offset (i, j) sends its column gradient to a strided slice of the
+    # padded image; overlapping windows add up.
+    dxp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            dxp[_offset_slice(i, j, stride, Ho, Wo)] += dcols[:, :, i, j]
+    dx = dxp[:, :, pad : pad + H, pad : pad + W] if pad else dxp
+    return np.ascontiguousarray(dx), dw, db
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """Convolution written as the formula: loops over images, filters and output pixels.
+
+    ``out[n, f, i, j] = b[f] + sum_{c, di, dj} x_pad[n, c, i*stride + di, j*stride + dj] * w[f, c, di, dj]``
+
+    The teaching version and a second oracle in the tests. It is slow: on a (64, 3, 32, 32)
+    input with 32 3x3 filters it took about 0.3 s against about 1.5 ms for
+    :func:`conv_forward` (roughly 200x slower, one thread, measured with
+    ``benchmarks/bench_layers.py --naive``); the backward pass is slower still.
+
+    Args/Returns: as :func:`conv_forward` (the cache is ``(x, w, b, conv_param)``).
+    """
+    x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, conv_param)
+    N = x.shape[0]
+    F, _, HH, WW = w.shape
+    xp = _pad(x, pad)
+    out = np.zeros((N, F, Ho, Wo), dtype=np.result_type(x, w))
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    patch = xp[n, :, i * stride : i * stride + HH, j * stride : j * stride + WW]
+                    out[n, f, i, j] = np.sum(patch * w[f]) + b[f]
+    return out, (x, w, b, conv_param)
+
+
+def conv_backward_naive(dout, cache):
+    """Backward pass of :func:`conv_forward_naive`, looping like the forward pass.
+
+    Every output pixel ``out[n, f, i, j]`` used one input patch and filter ``f``; its gradient
+    flows back to both: the patch receives ``dout * w[f]`` and the filter ``dout * patch``.
+
+    Returns:
+        dx ``(N, C, H, W)``, dw ``(F, C, HH, WW)``, db ``(F,)``.
+    """
+    x, w, b, conv_param = cache
+    stride, pad = _conv_params(conv_param)
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    _, _, Ho, Wo = dout.shape
+    xp = _pad(x, pad)
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    db = np.zeros_like(b)
+    for n in range(N):
+        for f in range(F):
+            for i in range(Ho):
+                for j in range(Wo):
+                    rows = slice(i * stride, i * stride + HH)
+                    cols = slice(j * stride, j * stride + WW)
+                    g = dout[n, f, i, j]
+                    dxp[n, :, rows, cols] += g * w[f]
+                    dw[f] += g * xp[n, :, rows, cols]
+                    db[f] += g
+    dx = dxp[:, :, pad : pad + H, pad : pad + W] if pad else dxp
+    return dx.copy(), dw, db
+
+
+# --------------------------------------------------------------------------- pooling
+def _pool_params(x, pool_param, name):
+    x = as_float_array("x", x)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    if not isinstance(pool_param, dict):
+        raise TypeError(f"{name}: pool_param must be a dict with keys 'pool_height', 'pool_width', 'stride'")
+    ph = pool_param.get("pool_height", 2)
+    pw = pool_param.get("pool_width", 2)
+    stride = pool_param.get("stride", 2)
+    Ho = conv_output_size(x.shape[2], ph, stride, 0, exact=False, axis="height")
+    Wo = conv_output_size(x.shape[3], pw, stride, 0, exact=False, axis="width")
+    return x, int(ph), int(pw), int(stride), Ho, Wo
+
+
+def max_pool_forward(x, pool_param):
+    """Max pooling over ``pool_height x pool_width`` windows taken every ``stride`` pixels.
+
+    Windows may overlap (stride < window) or leave a remainder (the last rows/columns that do
+    not fill a window are dropped, as in torch's default ``ceil_mode=False``).
+
+    Args:
+        x: input, shape ``(N, C, H, W)``.
+        pool_param: ``{'pool_height': int, 'pool_width': int, 'stride': int}`` (default 2, 2, 2).
+
+    Returns:
+        out: ``(N, C, Ho, Wo)`` with ``Ho = floor((H - pool_height) / stride) + 1``.
+        cache: ``(x, out, pool_param)``.
+
+    Example:
+        >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+        >>> max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})[0][0, 0]
+        array([[ 5.,  7.],
+               [13., 15.]])
+    """
+    x, ph, pw, stride, Ho, Wo = _pool_params(x, pool_param, "max_pool_forward")
+    # Loop over the ph*pw offsets only: each step compares one strided slice with the running max.
+    out = None
+    for i in range(ph):
+        for j in range(pw):
+            sl = x[_offset_slice(i, j, stride, Ho, Wo)]
+            out = sl.copy() if out is None else np.maximum(out, sl, out=out)
+    return out, (x, out, pool_param)
+
+
+def max_pool_backward(dout, cache):
+    """Backward pass of :func:`max_pool_forward`.
+
+    Each window's gradient goes to its maximum. When a window holds the maximum more than once
+    the gradient goes to the first one in row-major order (as torch does), so the gradient
+    keeps the same total as ``dout``.
+
+    Returns:
+        dx: shape ``(N, C, H, W)``.
+    """
+    x, out, pool_param = cache
+    _, ph, pw, stride, Ho, Wo = _pool_params(x, pool_param, "max_pool_backward")
+    dout = np.asarray(dout)
+    if dout.shape != out.shape:
+        raise ValueError(f"dout must have the pooled output's shape {out.shape}, got {dout.shape}")
+    dx = np.zeros_like(x)
+    taken = np.zeros(out.shape, dtype=bool)  # windows whose maximum has been routed already
+    disjoint = stride >= ph and stride >= pw
+    for i in range(ph):
+        for j in range(pw):
+            idx = _offset_slice(i, j, stride, Ho, Wo)
+            hit = x[idx] == out
+            hit &= ~taken
+            taken |= hit
+            if disjoint:
+                np.multiply(hit, dout, out=dx[idx])
+            else:
+                dx[idx] += hit * dout
+    return dx
+
+
+def avg_pool_forward(x, pool_param):
+    """Average pooling; same windows and parameters as :func:`max_pool_forward`.
+
+    Returns:
+        out: ``(N, C, Ho, Wo)``; cache: ``(x.shape, dtype, pool_param)``.
+
+    Example:
+        >>> x = np.arange(16.0).reshape(1, 1, 4, 4)
+        >>> avg_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})[0][0, 0]
+        array([[ 2.5,  4.5],
+               [10.5, 12.5]])
+    """
+    x, ph, pw, stride, Ho, Wo = _pool_params(x, pool_param, "avg_pool_forward")
+    out = np.zeros(x.shape[:2] + (Ho, Wo), dtype=x.dtype)
+    for i in range(ph):
+        for j in range(pw):
+            out += x[_offset_slice(i, j, stride, Ho, Wo)]
+    out *= 1.0 / (ph * pw)
+    return out, (x.shape, x.dtype, pool_param)
+
+
+def avg_pool_backward(dout, cache):
+    """Backward pass of :func:`avg_pool_forward`: every input of a window gets ``dout / (ph*pw)``.
+
+    Returns:
+        dx: shape ``(N, C, H, W)``.
+    """
+    shape, dtype, pool_param = cache
+    ph, pw, stride = pool_param.get("pool_height", 2), pool_param.get("pool_width", 2), pool_param.get("stride", 2)
+    Ho = conv_output_size(shape[2], ph, stride, exact=False, axis="height")
+    Wo = conv_output_size(shape[3], pw, stride, exact=False, axis="width")
+    dout = np.asarray(dout)
+    if dout.shape != shape[:2] + (Ho, Wo):
+        raise ValueError(f"dout must have the pooled output's shape {shape[:2] + (Ho, Wo)}, got {dout.shape}")
+    share = dout * (1.0 / (ph * pw))
+    dx = np.zeros(shape, dtype=np.result_type(dtype, dout.dtype))
+    for i in range(ph):
+        for j in range(pw):
+            dx[_offset_slice(i, j, stride, Ho, Wo)] += share
+    return dx
+
+
+def global_avg_pool_forward(x):
+    """Average over all spatial positions: ``(N, C, H, W) -> (N, C)``.
+
+    Returns:
+        out ``(N, C)``; cache ``x.shape``.
+
+    Example:
+        >>> global_avg_pool_forward(np.arange(8.0).reshape(1, 2, 2, 2))[0]
+        array([[1.5, 5.5]])
+    """
+    x = as_float_array("x", x)
+    check_ndim("x", x, 4, "(N, C, H, W)")
+    return x.mean(axis=(2, 3)), x.shape
+
+
+def global_avg_pool_backward(dout, cache):
+    """Backward pass of :func:`global_avg_pool_forward`: spread ``dout / (H*W)`` evenly.
+
+    Returns:
+        dx: shape ``(N, C, H, W)``.
+    """
+    N, C, H, W = cache
+    dout = np.asarray(dout)
+    if dout.shape != (N, C):
+        raise ValueError(f"dout must have shape {(N, C)}, got {dout.shape}")
+    return np.broadcast_to((dout / (H * W))[:, :, None, None], cache).copy()
+
+
+def flatten_forward(x):
+    """Keep the batch axis, flatten the rest: ``(N, d1, ..., dk) -> (N, d1*...*dk)``.
+
+    Returns:
+        out ``(N, D)``; cache ``x.shape``.
+
+    Example:
+        >>> flatten_forward(np.zeros((2, 3, 4, 5)))[0].shape
+        (2, 60)
+    """
+    x = as_float_array("x", x)
+    if x.ndim < 1:
+        raise ValueError(f"x must have a batch axis, got shape {x.shape}")
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def flatten_backward(dout, cache):
+    """Backward pass of :func:`flatten_forward`: reshape the gradient back to ``x.shape``."""
+    dout = np.asarray(dout)
+    if dout.size != int(np.prod(cache)):
+        raise ValueError(f"dout must have {int(np.prod(cache))} elements to reshape to {cache}, got {dout.shape}")
+    return dout.reshape(cache)

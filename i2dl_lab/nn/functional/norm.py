@@ -1,3 +1,472 @@
-"""(being written)"""
+"""Normalisation layers and dropout: forward/backward pairs in the CS231n contract.
 
-__all__: list[str] = []
+* Batch normalisation (:func:`batchnorm_forward`) normalises each feature with the statistics
+  of the mini-batch during training and with running averages at test time.
+  :func:`spatial_batchnorm_forward` does the same per channel of an ``(N, C, H, W)`` volume,
+  pooling statistics over the batch *and* the spatial positions.
+* Layer normalisation (:func:`layernorm_forward`) normalises each sample over its last axis;
+  it behaves identically at train and test time and works for any leading shape, e.g. the
+  ``(N, T, D)`` activations of a transformer.
+* Group normalisation (:func:`groupnorm_forward`) normalises each sample over groups of
+  ``C // G`` channels (and all spatial positions): ``G = 1`` is layer norm over (C, H, W),
+  ``G = C`` is instance norm.
+* Local response normalisation (:func:`local_response_norm_forward`, AlexNet and VGG's
+  A-LRN) has no parameters: it divides each activation by a power of the summed squares of
+  its neighbours across channels, damping the unbounded outputs of ReLU units.
+* Inverted dropout (:func:`dropout_forward`) zeroes units at random during training and
+  scales the survivors so that nothing changes at test time.
+
+A note on the batch-norm momentum. The lecture (and CS231n) write the running averages as
+
+    running = momentum * running + (1 - momentum) * batch_statistic,   momentum = 0.9
+
+torch's ``BatchNorm`` weights the *new* value instead: ``running = (1 - m) * running + m *
+batch``, default ``m = 0.1``. So CS231n's ``momentum`` equals ``1 - m`` of torch. torch also
+stores the *unbiased* batch variance (divided by ``M - 1``, ``M`` values per feature) in
+``running_var`` while normalising with the biased one; this module stores the biased
+variance, as CS231n does. To compare with torch, multiply the batch variance by
+``M / (M - 1)`` (the tests do exactly that).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_float_array, check_ndim, check_positive, check_range
+
+__all__ = [
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "spatial_batchnorm_forward",
+    "spatial_batchnorm_backward",
+    "layernorm_forward",
+    "layernorm_backward",
+    "groupnorm_forward",
+    "groupnorm_backward",
+    "local_response_norm_forward",
+    "local_response_norm_backward",
+    "dropout_forward",
+    "dropout_backward",
+]
+
+
+# --------------------------------------------------------------------------- batch norm
+def _check_affine(name: str, p, size: int, what: str) -> np.ndarray:
+    p = as_float_array(name, p)
+    if p.size != size:
+        raise ValueError(f"{name} must have {size} entries (one per {what}), got shape {p.shape}")
+    return p
+
+
+def _bn_forward(x, gamma, beta, bn_param, axes, pshape, fname):
+    if not isinstance(bn_param, dict):
+        raise TypeError(f"{fname}: bn_param must be a dict (keys 'mode', 'eps', 'momentum', ...), got "
+                        f"{type(bn_param).__name__}")
+    mode = bn_param.get("mode", "train")
+    if mode not in ("train", "test"):
+        raise ValueError(f"{fname}: bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    check_positive("bn_param['eps']", eps)
+    check_range("bn_param['momentum']", momentum, 0.0, 1.0, high_inclusive=True)
+    D = pshape[1] if len(pshape) > 1 else pshape[0]
+    gamma = _check_affine("gamma", gamma, D, "feature/channel")
+    beta = _check_affine("beta", beta, D, "feature/channel")
+    running_mean = bn_param.get("running_mean")
+    running_var = bn_param.get("running_var")
+    if running_mean is None:
+        running_mean = np.zeros(D, dtype=x.dtype)
+    if running_var is None:
+        running_var = np.ones(D, dtype=x.dtype)
+    g = gamma.reshape(pshape)
+    if mode == "train":
+        M = x.size // D  # values averaged per feature
+        mu = x.mean(axis=axes)  # (D,)
+        xc = x - mu.reshape(pshape)
+        var = (xc * xc).mean(axis=axes)  # biased, (D,)
+        inv_std = 1.0 / np.sqrt(var + eps)
+        xhat = xc * inv_std.reshape(pshape)
+        out = xhat * g + beta.reshape(pshape)
+        bn_param["running_mean"] = momentum * running_mean + (1.0 - momentum) * mu
+        bn_param["running_var"] = momentum * running_var + (1.0 - momentum) * var
+        cache = ("train", xhat, xc, gamma, inv_std, var, eps, axes, pshape, M)
+    else:
+        inv_std = 1.0 / np.sqrt(np.asarray(running_var) + eps)
+        xhat = (x - np.asarray(running_mean).reshape(pshape)) * inv_std.reshape(pshape)
+        out = xhat * g + beta.reshape(pshape)
+        cache = ("test", xhat, None, gamma, inv_std, None, eps, axes, pshape, None)
+    return out, cache
+
+
+def _bn_test_backward(dout, cache):
+    _, xhat, _, gamma, inv_std, _, _, axes, pshape, _ = cache
+    dgamma = (dout * xhat).sum(axis=axes).reshape(gamma.shape)
+    dbeta = dout.sum(axis=axes).reshape(gamma.shape)
+    dx = dout * (gamma.reshape(-1) * inv_std).reshape(pshape)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation of ``(N, D)`` features.
+
+    Train mode: ``xhat = (x - mean_batch) / sqrt(var_batch + eps)``, ``out = gamma * xhat + beta``
+    and the running averages are updated in ``bn_param`` (new arrays are stored under
+    ``'running_mean'`` and ``'running_var'``). Test mode uses the running averages instead.
+
+    Args:
+        x: input, shape ``(N, D)``.
+        gamma: scale, shape ``(D,)``.
+        beta: shift, shape ``(D,)``.
+        bn_param: dict with ``'mode'`` (``'train'``/``'test'``, default ``'train'``), ``'eps'``
+            (default 1e-5), ``'momentum'`` (default 0.9, CS231n's convention:
+            ``running = momentum * running + (1 - momentum) * batch``; torch's ``momentum`` is
+            ``1 - this``), ``'running_mean'`` / ``'running_var'`` (``(D,)``; start at 0 / 1).
+            ``running_var`` tracks the biased batch variance (torch tracks the unbiased one).
+
+    Returns:
+        out: ``(N, D)``; cache for :func:`batchnorm_backward` / :func:`batchnorm_backward_alt`.
+
+    Example:
+        >>> x = np.array([[1.0, 2.0], [3.0, 6.0]])
+        >>> out, _ = batchnorm_forward(x, np.ones(2), np.zeros(2), {"mode": "train", "eps": 0.0})
+        >>> out
+        array([[-1., -1.],
+               [ 1.,  1.]])
+    """
+    x = as_float_array("x", x)
+    check_ndim("x", x, 2, "(N, D); use spatial_batchnorm_forward for (N, C, H, W)")
+    return _bn_forward(x, gamma, beta, bn_param, (0,), (1, x.shape[1]), "batchnorm_forward")
+
+
+def batchnorm_backward(dout, cache):
+    """Backward pass of batch norm, following the computational graph node by node.
+
+    The forward pass is the chain ``mu -> xc = x - mu -> var = mean(xc^2) -> inv_std ->
+    xhat = xc * inv_std -> out = gamma * xhat + beta``; each line below undoes one node.
+
+    Args:
+        dout: upstream gradient, shape of ``out``.
+        cache: from :func:`batchnorm_forward` (or :func:`spatial_batchnorm_forward`).
+
+    Returns:
+        dx (shape of x), dgamma, dbeta (shape of gamma).
+    """
+    if cache[0] == "test":
+        return _bn_test_backward(dout, cache)
+    _, xhat, xc, gamma, inv_std, var, eps, axes, pshape, M = cache
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * xhat).sum(axis=axes)
+    dxhat = dout * gamma.reshape(pshape)
+    # xhat = xc * inv_std: two branches
+    dinv_std = (dxhat * xc).sum(axis=axes)
+    dxc = dxhat * inv_std.reshape(pshape)
+    # inv_std = (var + eps) ** -1/2
+    dvar = dinv_std * -0.5 * (var + eps) ** -1.5
+    # var = mean(xc ** 2): every xc receives 2 * xc / M
+    dxc = dxc + (2.0 / M) * xc * dvar.reshape(pshape)
+    # xc = x - mu: x directly, and through mu = mean(x)
+    dmu = -dxc.sum(axis=axes)
+    dx = dxc + dmu.reshape(pshape) / M
+    return dx, dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
+
+
+def batchnorm_backward_alt(dout, cache):
+    """Backward pass of batch norm simplified on paper to one line.
+
+    ``dx = gamma * inv_std / M * (M * dout - sum(dout) - xhat * sum(dout * xhat))``, with sums
+    over the ``M`` values that share a feature. Same result as :func:`batchnorm_backward`,
+    fewer passes over memory.
+
+    Returns:
+        dx, dgamma, dbeta as :func:`batchnorm_backward`.
+    """
+    if cache[0] == "test":
+        return _bn_test_backward(dout, cache)
+    _, xhat, _, gamma, inv_std, _, _, axes, pshape, M = cache
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * xhat).sum(axis=axes)
+    scale = (gamma.reshape(-1) * inv_std / M).reshape(pshape)
+    dx = (M * dout - dbeta.reshape(pshape) - xhat * dgamma.reshape(pshape)) * scale
+    return dx, dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
+
+
+def spatial_batchnorm_forward(x, gamma, beta, bn_param):
+    """Batch normalisation per channel of an ``(N, C, H, W)`` volume (torch's BatchNorm2d).
+
+    Statistics are pooled over the batch and all spatial positions (``M = N*H*W`` values per
+    channel), so ``mean`` and ``var`` have shape ``(C,)``.
+
+    Args:
+        x: ``(N, C, H, W)``; gamma, beta: ``(C,)``; bn_param: as :func:`batchnorm_forward`.
+
+    Returns:
+        out ``(N, C, H, W)``; cache for :func:`spatial_batchnorm_backward`.
+
+    Example:
+        >>> x = np.arange(8.0).reshape(2, 1, 2, 2)
+        >>> out, _ = spatial_batchnorm_forward(x, np.ones(1), np.zeros(1), {"mode": "train"})
+        >>> round(float(out.mean()), 6), round(float(out.std()), 3)
+        (0.0, 1.0)
+    """
+    x = as_float_array("x", x)
+    check_ndim("x", x, 4, "(N, C, H, W); use batchnorm_forward for (N, D)")
+    return _bn_forward(x, gamma, beta, bn_param, (0, 2, 3), (1, x.shape[1], 1, 1), "spatial_batchnorm_forward")
+
+
+def spatial_batchnorm_backward(dout, cache):
+    """Backward pass of :func:`spatial_batchnorm_forward` (the one-line form).
+
+    Returns:
+        dx ``(N, C, H, W)``, dgamma ``(C,)``, dbeta ``(C,)``.
+    """
+    return batchnorm_backward_alt(dout, cache)
+
+
+# --------------------------------------------------------------------------- layer / group norm
+def _norm_last(x, eps):
+    """Normalise over the last axis; returns xhat and inv_std with a kept last axis."""
+    mu = x.mean(axis=-1, keepdims=True)
+    xc = x - mu
+    var = (xc * xc).mean(axis=-1, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    return xc * inv_std, inv_std
+
+
+def _norm_last_backward(dxhat, xhat, inv_std):
+    """Gradient through ``xhat = (x - mean) / std`` taken over the last axis."""
+    D = xhat.shape[-1]
+    s1 = dxhat.sum(axis=-1, keepdims=True)
+    s2 = (dxhat * xhat).sum(axis=-1, keepdims=True)
+    return (inv_std / D) * (D * dxhat - s1 - xhat * s2)
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer normalisation over the last axis, for any leading shape.
+
+    ``out = gamma * (x - mean(x, -1)) / sqrt(var(x, -1) + eps) + beta``; no running statistics,
+    so train and test behave the same (torch's ``layer_norm(x, (D,))``).
+
+    Args:
+        x: ``(..., D)``, e.g. ``(N, D)`` or ``(N, T, D)``.
+        gamma, beta: ``(D,)``.
+        ln_param: dict, optional ``'eps'`` (default 1e-5).
+
+    Returns:
+        out: shape of ``x``; cache for :func:`layernorm_backward`.
+
+    Example:
+        >>> out, _ = layernorm_forward(np.array([[1.0, 3.0]]), np.ones(2), np.zeros(2), {"eps": 0.0})
+        >>> out
+        array([[-1.,  1.]])
+    """
+    x = as_float_array("x", x)
+    if x.ndim < 1:
+        raise ValueError(f"x must have at least one axis (..., D), got shape {x.shape}")
+    ln_param = {} if ln_param is None else ln_param
+    eps = ln_param.get("eps", 1e-5)
+    check_positive("ln_param['eps']", eps)
+    D = x.shape[-1]
+    gamma = _check_affine("gamma", gamma, D, f"feature of the last axis of x {x.shape}")
+    beta = _check_affine("beta", beta, D, f"feature of the last axis of x {x.shape}")
+    xhat, inv_std = _norm_last(x, eps)
+    out = xhat * gamma.reshape(-1) + beta.reshape(-1)
+    return out, (xhat, inv_std, gamma)
+
+
+def layernorm_backward(dout, cache):
+    """Backward pass of :func:`layernorm_forward`.
+
+    Returns:
+        dx (shape of x), dgamma ``(D,)``, dbeta ``(D,)`` (summed over every leading axis).
+    """
+    xhat, inv_std, gamma = cache
+    dout = np.asarray(dout)
+    if dout.shape != xhat.shape:
+        raise ValueError(f"dout must have the shape of x {xhat.shape}, got {dout.shape}")
+    D = xhat.shape[-1]
+    dbeta = dout.reshape(-1, D).sum(axis=0)
+    dgamma = (dout * xhat).reshape(-1, D).sum(axis=0)
+    dx = _norm_last_backward(dout * gamma.reshape(-1), xhat, inv_std)
+    return dx, dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
+
+
+def groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Group normalisation: each sample's channels split into ``G`` groups, each normalised.
+
+    Args:
+        x: ``(N, C, ...)`` (e.g. ``(N, C, H, W)``), ``C`` divisible by ``G``.
+        gamma, beta: ``C`` entries, shape ``(C,)`` or CS231n's ``(1, C, 1, 1)``; gradients
+            come back in the same shape.
+        G: number of groups.
+        gn_param: dict, optional ``'eps'`` (default 1e-5).
+
+    Returns:
+        out: shape of ``x``; cache for :func:`groupnorm_backward`.
+
+    Example:
+        >>> x = np.arange(8.0).reshape(1, 4, 2)
+        >>> out, _ = groupnorm_forward(x, np.ones(4), np.zeros(4), 2, {})
+        >>> out.shape
+        (1, 4, 2)
+    """
+    x = as_float_array("x", x)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (N, C, ...), got {x.shape}")
+    N, C = x.shape[:2]
+    if isinstance(G, bool) or not isinstance(G, (int, np.integer)) or G < 1 or C % G:
+        raise ValueError(f"G must be a positive integer that divides the channel count C={C}, got {G!r}")
+    gn_param = {} if gn_param is None else gn_param
+    eps = gn_param.get("eps", 1e-5)
+    check_positive("gn_param['eps']", eps)
+    gamma = _check_affine("gamma", gamma, C, "channel")
+    beta = _check_affine("beta", beta, C, "channel")
+    pshape = (1, C) + (1,) * (x.ndim - 2)
+    xhat, inv_std = _norm_last(x.reshape(N, G, -1), eps)  # (N, G, C//G * H * W)
+    xhat = xhat.reshape(x.shape)
+    out = xhat * gamma.reshape(pshape) + beta.reshape(pshape)
+    return out, (xhat, inv_std, gamma, G, pshape)
+
+
+def groupnorm_backward(dout, cache):
+    """Backward pass of :func:`groupnorm_forward`.
+
+    Returns:
+        dx (shape of x), dgamma, dbeta (shape of gamma).
+    """
+    xhat, inv_std, gamma, G, pshape = cache
+    dout = np.asarray(dout)
+    if dout.shape != xhat.shape:
+        raise ValueError(f"dout must have the shape of x {xhat.shape}, got {dout.shape}")
+    N, C = xhat.shape[:2]
+    axes = (0,) + tuple(range(2, xhat.ndim))
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * xhat).sum(axis=axes)
+    dxhat = (dout * gamma.reshape(pshape)).reshape(N, G, -1)
+    dx = _norm_last_backward(dxhat, xhat.reshape(N, G, -1), inv_std).reshape(xhat.shape)
+    return dx, dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
+
+
+# --------------------------------------------------------------------------- local response norm
+def _channel_window_sum(a: np.ndarray, before: int, after: int) -> np.ndarray:
+    """``s[:, c] = sum(a[:, c - before : c + after + 1])`` along axis 1, zeros outside."""
+    C = a.shape[1]
+    widths = [(0, 0)] * a.ndim
+    widths[1] = (before + 1, after)  # one extra zero in front so that cumsum differences start at 0
+    cs = np.cumsum(np.pad(a, widths), axis=1)
+    hi = cs[:, before + after + 1 : before + after + 1 + C]
+    lo = cs[:, :C]
+    return hi - lo
+
+
+def local_response_norm_forward(x, lrn_param=None):
+    """Local response normalisation across channels (AlexNet; VGG's A-LRN column).
+
+    ``out[:, c] = x[:, c] / (k + alpha / size * sum_{c' near c} x[:, c']^2) ** beta`` where the
+    window holds ``size`` channels: ``size // 2`` before ``c`` and ``(size - 1) // 2`` after it,
+    cut at the edges (exactly ``torch.nn.functional.local_response_norm``). The layer has no
+    trainable parameters and keeps the shape of its input.
+
+    Args:
+        x: ``(N, C, ...)``.
+        lrn_param: dict with ``'size'`` (default 5), ``'alpha'`` (1e-4), ``'beta'`` (0.75),
+            ``'k'`` (1.0).
+
+    Returns:
+        out: shape of ``x``; cache for :func:`local_response_norm_backward`.
+
+    Example:
+        >>> out, _ = local_response_norm_forward(np.ones((1, 3, 1, 1)), {"size": 3, "alpha": 3.0, "beta": 1.0, "k": 1.0})
+        >>> out.ravel()
+        array([0.33333333, 0.25      , 0.33333333])
+    """
+    x = as_float_array("x", x)
+    if x.ndim < 3:
+        raise ValueError(f"x must have shape (N, C, ...) with at least one spatial axis, got {x.shape}")
+    p = {} if lrn_param is None else lrn_param
+    size, alpha, beta, k = int(p.get("size", 5)), p.get("alpha", 1e-4), p.get("beta", 0.75), p.get("k", 1.0)
+    if size < 1:
+        raise ValueError(f"lrn_param['size'] must be a positive integer, got {size}")
+    check_positive("lrn_param['k']", k)
+    before, after = size // 2, (size - 1) // 2
+    denom = k + (alpha / size) * _channel_window_sum(x * x, before, after)  # (N, C, ...)
+    scale = denom ** (-beta)
+    return x * scale, (x, denom, scale, size, alpha, beta, before, after)
+
+
+def local_response_norm_backward(dout, cache):
+    """Backward pass of :func:`local_response_norm_forward`.
+
+    Channel ``j`` appears in the window of every channel ``c`` with ``c - before <= j <= c + after``,
+    so its gradient collects ``-2 beta alpha / size * x_j * sum_c dout_c x_c denom_c^(-beta-1)``
+    over those ``c`` (a window sum with ``before`` and ``after`` swapped), plus the direct term
+    ``dout_j * denom_j^(-beta)``.
+
+    Returns:
+        dx: shape of x.
+    """
+    x, denom, scale, size, alpha, beta, before, after = cache
+    dout = np.asarray(dout)
+    if dout.shape != x.shape:
+        raise ValueError(f"dout must have the shape of x {x.shape}, got {dout.shape}")
+    g = dout * x * scale / denom  # dout_c x_c denom_c^(-beta-1)
+    back = _channel_window_sum(g, after, before)
+    return dout * scale - (2.0 * beta * alpha / size) * x * back
+
+
+# --------------------------------------------------------------------------- dropout
+def dropout_forward(x, dropout_param):
+    """Inverted dropout.
+
+    Training: each unit is zeroed with probability ``p`` and the survivors are multiplied by
+    ``1 / (1 - p)``, so the expected activation is unchanged and the test-time pass is the
+    identity (no rescaling needed at test time).
+
+    Note: ``p`` is the probability of *dropping* a unit, as in ``torch.nn.Dropout``. CS231n's
+    notebooks pass the probability of *keeping* one; convert with ``p = 1 - keep``.
+
+    Args:
+        x: input of any shape.
+        dropout_param: dict with ``'p'`` (drop probability in ``[0, 1)``, default 0.5),
+            ``'mode'`` (``'train'``/``'test'``, default ``'train'``) and optional ``'seed'``
+            (an int makes the mask reproducible: same seed, same mask).
+
+    Returns:
+        out: shape of ``x``; cache ``(dropout_param, mask)`` where mask holds ``0`` or
+        ``1/(1-p)`` (``None`` in test mode).
+
+    Example:
+        >>> out, _ = dropout_forward(np.ones(8), {"p": 0.5, "mode": "train", "seed": 0})
+        >>> set(out.tolist()) <= {0.0, 2.0}
+        True
+    """
+    x = as_float_array("x", x)
+    if not isinstance(dropout_param, dict):
+        raise TypeError(f"dropout_param must be a dict with keys 'p', 'mode', 'seed', got {type(dropout_param).__name__}")
+    p = dropout_param.get("p", 0.5)
+    check_range("dropout_param['p'] (drop probability)", p, 0.0, 1.0)
+    mode = dropout_param.get("mode", "train")
+    if mode not in ("train", "test"):
+        raise ValueError(f"dropout_param['mode'] must be 'train' or 'test', got {mode!r}")
+    if mode == "test" or p == 0.0:
+        return x.copy(), (dropout_param, None)
+    seed = dropout_param.get("seed")
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    keep = rng.random(x.shape) >= p
+    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    return x * mask, (dropout_param, mask)
+
+
+def dropout_backward(dout, cache):
+    """Backward pass of :func:`dropout_forward`: the same mask multiplies the gradient.
+
+    Returns:
+        dx: shape of dout.
+    """
+    _, mask = cache
+    dout = np.asarray(dout)
+    if mask is None:
+        return dout.copy()
+    if dout.shape != mask.shape:
+        raise ValueError(f"dout must have the shape of x {mask.shape}, got {dout.shape}")
+    return dout * mask
