@@ -28,6 +28,7 @@ import math
 import numpy as np
 
 from .._checks import as_float_array, check_ndim, check_shape
+from .norm import layernorm_backward, layernorm_forward
 from .recurrent import temporal_affine_backward, temporal_affine_forward
 
 __all__ = [
@@ -323,25 +324,12 @@ def sinusoidal_positional_encoding(T: int, d_model: int, base: float = 10000.0, 
 
 
 # ----------------------------------------------------------------------------- transformer block
-def _layernorm_fns():
-    # helper C's layer norm over the last dimension (i2dl_lab.nn.functional.norm)
-    from .norm import layernorm_backward, layernorm_forward
-
-    return layernorm_forward, layernorm_backward
-
-
 def _layernorm_3d(x, gamma, beta, eps):
-    ln_f, _ = _layernorm_fns()
-    N, T, D = x.shape
-    out, cache = ln_f(x.reshape(N * T, D), gamma, beta, {"eps": eps})  # normalise each (n, t) row
-    return out.reshape(N, T, D), cache
+    return layernorm_forward(x, gamma, beta, {"eps": eps})  # normalises each (n, t) row over D
 
 
 def _layernorm_3d_backward(dout, cache):
-    _, ln_b = _layernorm_fns()
-    N, T, D = dout.shape
-    dx, dgamma, dbeta = ln_b(dout.reshape(N * T, D), cache)
-    return dx.reshape(N, T, D), dgamma, dbeta
+    return layernorm_backward(dout, cache)
 
 
 def _ffn_forward(x, p):
