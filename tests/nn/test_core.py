@@ -5,10 +5,10 @@ import warnings
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as TF
+import torch.nn.functional as TF  # noqa: N812
 
 from i2dl_lab.gradcheck import check_layer
-from i2dl_lab.nn import functional as F
+from i2dl_lab.nn import functional as F  # noqa: N812  (the documented alias)
 
 
 def away_from_kinks(rng, shape, kinks=(0.0,), gap=0.05, scale=2.0):
