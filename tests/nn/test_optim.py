@@ -62,7 +62,7 @@ def test_rule_matches_torch_for_20_steps(name, rule, config, make_torch, rng):
     w0 = rng.standard_normal((4, 3))
     ours, _ = rule_trajectory(w0, rule, dict(config))
     theirs, _ = torch_trajectory(w0, make_torch)
-    for k, (a, b) in enumerate(zip(ours, theirs)):
+    for k, (a, b) in enumerate(zip(ours, theirs, strict=True)):
         np.testing.assert_allclose(a, b, rtol=TOL, atol=TOL, err_msg=f"{name} step {k + 1}")
     assert not np.allclose(ours[-1], w0), "the parameters must actually move"
 
@@ -293,18 +293,21 @@ def test_clip_grad_norm_matches_torch(rng, scale, max_norm, norm_type):
     grads = _grads(rng, scale)
     tgrads = [torch.tensor(g) for g in grads.values()]
     params = [torch.zeros_like(t, requires_grad=True) for t in tgrads]
-    for p, g in zip(params, tgrads):
+    for p, g in zip(params, tgrads, strict=True):
         p.grad = g.clone()
     expected_total = torch.nn.utils.clip_grad_norm_(params, max_norm, norm_type=norm_type)
     before = {k: v.copy() for k, v in grads.items()}
     total = optim.clip_grad_norm(grads, max_norm, norm_type=norm_type)
     assert total == pytest.approx(float(expected_total), rel=1e-12)
-    for (k, g), p in zip(grads.items(), params):
+    for g, p in zip(grads.values(), params, strict=True):
         np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-12, atol=1e-15)
     if scale > 1:
         assert not np.allclose(grads["a"], before["a"])
         flat = np.concatenate([g.ravel() for g in grads.values()])
-        new_norm = np.max(np.abs(flat)) if norm_type == math.inf else np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type)
+        if norm_type == math.inf:
+            new_norm = np.max(np.abs(flat))
+        else:
+            new_norm = np.sum(np.abs(flat) ** norm_type) ** (1 / norm_type)
         assert new_norm <= max_norm * (1 + 1e-9)
     else:
         np.testing.assert_array_equal(grads["a"], before["a"])
@@ -313,7 +316,7 @@ def test_clip_grad_norm_matches_torch(rng, scale, max_norm, norm_type):
 def test_clip_grad_value_matches_torch_and_works_on_module(rng):
     grads = _grads(rng, 3.0)
     params = [torch.zeros(g.shape, dtype=torch.float64, requires_grad=True) for g in grads.values()]
-    for p, g in zip(params, grads.values()):
+    for p, g in zip(params, grads.values(), strict=True):
         p.grad = torch.tensor(g)
     torch.nn.utils.clip_grad_value_(params, 1.5)
     model = TwoParams(np.zeros((3, 4)), np.zeros(5))
