@@ -23,6 +23,8 @@ from .layers import (
     Tanh,
 )
 from .module import Module
+from .recurrent import GRU, LSTM, RNN, Embedding, TemporalAffine  # noqa: E402  (helper D)
+from .attention import MultiHeadAttention, PositionalEncoding, TransformerBlock  # noqa: E402  (helper D)
 
 __all__ = [
     "Module",
@@ -48,4 +50,12 @@ __all__ = [
     "CrossEntropyLoss",
     "SVMLoss",
     "MultiMarginLoss",
+    "RNN",
+    "LSTM",
+    "GRU",
+    "Embedding",
+    "TemporalAffine",
+    "MultiHeadAttention",
+    "TransformerBlock",
+    "PositionalEncoding",
 ]
