@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,8 @@ def _cmd_run(args) -> int:
 def _cmd_lab(args) -> int:
     labs_dir = Path(args.labs_dir) if args.labs_dir else default_labs_dir()
     cmd = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={labs_dir}", *args.jupyter_args]
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and "--allow-root" not in cmd:
+        cmd.append("--allow-root")  # containers and CI machines often run as root
     print("starting:", " ".join(cmd))
     try:
         return subprocess.call(cmd)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from .report import find_headlines
 
@@ -98,7 +98,8 @@ def select_labs(labs: Sequence[Lab], selectors: Iterable[str]) -> list[Lab]:
     chosen: list[Lab] = []
     for sel in selectors:
         key = Path(sel).stem
-        match = [lab for lab in labs if key in (lab.name, lab.number) or (key.isdigit() and int(key) == int(lab.number))]
+        match = [lab for lab in labs
+                 if key in (lab.name, lab.number) or (key.isdigit() and int(key) == int(lab.number))]
         if not match:
             known = ", ".join(lab.name for lab in labs) or "(none)"
             raise LabNotFound(f"no lab matches {sel!r}; labs are: {known}")

@@ -1,8 +1,9 @@
 """Set-up files agree with each other: pyproject, environment.yml, constraints, README, CI."""
 
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

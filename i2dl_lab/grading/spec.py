@@ -27,8 +27,9 @@ tuples/lists/dicts of those), so references and drivers return plain data too.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 

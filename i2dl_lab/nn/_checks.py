@@ -6,7 +6,7 @@ what was expected and what came, so that a student's first mistake reads like a 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -43,7 +43,8 @@ def check_shape(name: str, x: np.ndarray, expected: Sequence[int | None], what: 
     shape = tuple(x.shape)
     ok = len(shape) == len(expected) and all(e is None or e == s for e, s in zip(expected, shape))
     if not ok:
-        want = "(" + ", ".join("*" if e is None else str(e) for e in expected) + ("," if len(expected) == 1 else "") + ")"
+        dims = ", ".join("*" if e is None else str(e) for e in expected)
+        want = f"({dims},)" if len(expected) == 1 else f"({dims})"
         hint = f" {what}" if what else ""
         raise ValueError(f"{name} must have shape {want}{hint}, got {shape}")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -101,34 +101,34 @@ class Module:
         g += grad
 
     # ---------------------------------------------------------------- traversal
-    def children(self) -> Iterator["Module"]:
+    def children(self) -> Iterator[Module]:
         return iter(self._modules.values())
 
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, "Module"]]:
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """Yield ``(dotted_name, module)`` for this module and every descendant."""
         yield prefix, self
         for name, child in self._modules.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def _named(self, store: str) -> "OrderedDict[str, np.ndarray]":
-        out: "OrderedDict[str, np.ndarray]" = OrderedDict()
+    def _named(self, store: str) -> OrderedDict[str, np.ndarray]:
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
         for mod_name, mod in self.named_modules():
             for key, arr in getattr(mod, store).items():
                 out[f"{mod_name}.{key}" if mod_name else key] = arr
         return out
 
     @property
-    def params(self) -> "OrderedDict[str, np.ndarray]":
+    def params(self) -> OrderedDict[str, np.ndarray]:
         """Every trainable array of this module and its children, by dotted name (live)."""
         return self._named("_params")
 
     @property
-    def grads(self) -> "OrderedDict[str, np.ndarray]":
+    def grads(self) -> OrderedDict[str, np.ndarray]:
         """Gradients with the same keys as :attr:`params` (live)."""
         return self._named("_grads")
 
     @property
-    def buffers(self) -> "OrderedDict[str, np.ndarray]":
+    def buffers(self) -> OrderedDict[str, np.ndarray]:
         return self._named("_buffers")
 
     def num_parameters(self) -> int:
@@ -140,13 +140,13 @@ class Module:
         for g in self.grads.values():
             g[...] = 0.0
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Switch this module and its children to training (``mode=True``) or evaluation."""
         for _, mod in self.named_modules():
             object.__setattr__(mod, "training", bool(mode))
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
     # ---------------------------------------------------------------- compute
@@ -160,7 +160,7 @@ class Module:
         return self.forward(*args, **kwargs)
 
     # ---------------------------------------------------------------- state
-    def state_dict(self) -> "OrderedDict[str, np.ndarray]":
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
         """Copies of every parameter and buffer, by dotted name."""
         state = OrderedDict((k, v.copy()) for k, v in self.params.items())
         state.update((k, v.copy()) for k, v in self.buffers.items())
@@ -194,7 +194,7 @@ class Module:
         np.savez(tmp, **self.state_dict())
         os.replace(tmp, path)
 
-    def load(self, path: str | os.PathLike, strict: bool = True) -> "Module":
+    def load(self, path: str | os.PathLike, strict: bool = True) -> Module:
         """Load parameters saved by :meth:`save`; returns ``self``."""
         with np.load(os.fspath(path), allow_pickle=False) as data:
             self.load_state_dict({k: data[k] for k in data.files}, strict=strict)
