@@ -59,3 +59,12 @@ __all__ = [
     "TransformerBlock",
     "PositionalEncoding",
 ]
+
+# Convolutional and normalisation layers (helper C).
+from .conv import AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d  # noqa: E402
+from .normalization import BatchNorm1d, BatchNorm2d, Dropout, GroupNorm, LayerNorm, LocalResponseNorm  # noqa: E402
+
+__all__ += [
+    "Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "Flatten",
+    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "LocalResponseNorm", "Dropout",
+]
