@@ -352,6 +352,9 @@ class Sequential(Module):
             self.append(m)
 
     def append(self, module: Module) -> Sequential:
+        if isinstance(module, type) and issubclass(module, Module):
+            raise TypeError(f"Sequential takes Module instances, got the class {module.__name__}; "
+                            f"did you mean {module.__name__}()?")
         if not isinstance(module, Module):
             raise TypeError(f"Sequential takes Module instances, got {type(module).__name__}")
         setattr(self, str(len(self._modules)), module)
