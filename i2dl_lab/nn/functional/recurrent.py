@@ -153,6 +153,7 @@ def rnn_step_backward(dnext_h, cache):
         dx (N, D), dprev_h (N, H), dWx (D, H), dWh (H, H), db (H,).
     """
     x, prev_h, Wx, Wh, next_h = cache
+    check_shape("dnext_h", dnext_h, next_h.shape, "(N, H) like the hidden state")
     da = dnext_h * (1.0 - next_h * next_h)  # tanh' = 1 - tanh^2
     return da @ Wx.T, da @ Wh.T, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
@@ -289,7 +290,9 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     """
     x, prev_h, prev_c, Wx, Wh, gates, tc = cache
     H = Wh.shape[0]
-    da = np.empty(np.broadcast_shapes(np.shape(dnext_h), gates.shape), dtype=np.result_type(dnext_h, gates))
+    check_shape("dnext_h", dnext_h, prev_h.shape, "(N, H) like the hidden state")
+    check_shape("dnext_c", dnext_c, prev_c.shape, "(N, H) like the cell state")
+    da = np.empty(gates.shape, dtype=np.result_type(dnext_h, dnext_c, gates))
     dprev_c = _lstm_gate_grads(dnext_h, dnext_c, gates, tc, prev_c, H, da)
     return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
@@ -453,6 +456,7 @@ def gru_step_backward(dnext_h, cache):
     """
     x, prev_h, Wx, Wh, rz, n, hw_n = cache
     H = Wh.shape[0]
+    check_shape("dnext_h", dnext_h, prev_h.shape, "(N, H) like the hidden state")
     dxw, dhw, dprev_direct = _gru_grads(dnext_h, prev_h, rz, n, hw_n, H)
     return (dxw @ Wx.T, dprev_direct + dhw @ Wh.T, x.T @ dxw, prev_h.T @ dhw, dxw.sum(axis=0), dhw.sum(axis=0))
 
