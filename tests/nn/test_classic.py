@@ -12,8 +12,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
 from i2dl_lab.gradcheck import eval_numerical_gradient, rel_error
-from i2dl_lab.nn import classic
-from i2dl_lab.nn import losses
+from i2dl_lab.nn import classic, losses
 
 
 @pytest.fixture(scope="module")
