@@ -1,0 +1,227 @@
+"""The sandboxed side of grading: runs in a fresh Python started by :mod:`.sandbox`.
+
+Everything in this module runs before any student code, as trusted code: it reads the
+job from stdin, imports the lab's spec (for the drivers), replaces the library's reference
+implementations by tripwires, applies the sandbox (network namespace, resource limits, an
+unprivileged user), and only then executes the exercise cells and calls the graded
+functions on the inputs the grader sent. Results go back as JSON lines on a dedicated pipe,
+outputs converted to plain data by :mod:`.wire`. The grader trusts none of it: it checks
+every message and computes the expected values itself.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import time
+import traceback
+
+MAX_JOB_BYTES = 256 * 2**20
+
+
+class ReferenceUnavailable(Exception):
+    """Raised when graded code calls the library's reference implementation."""
+
+
+_TRIPPED: set[str] = set()
+
+
+def _tripwire(name: str):
+    def tripwire(*args, **kwargs):
+        _TRIPPED.add(name)
+        raise ReferenceUnavailable(f"the library's `{name}` is not available while grading; "
+                                   "graded code must compute the result itself")
+
+    tripwire.__name__ = tripwire.__qualname__ = name
+    return tripwire
+
+
+def _load_spec(locator: dict):
+    import importlib
+    import importlib.util
+
+    if "path" in locator:
+        spec = importlib.util.spec_from_file_location("_i2dl_graded_spec", locator["path"])
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        return mod
+    return importlib.import_module(locator["module"])
+
+
+def _disarm_references(spec_mod) -> dict:
+    """Drivers by exercise id; the references become tripwires wherever the library holds them."""
+    from .spec import Exercise
+
+    exercises = list(spec_mod.EXERCISES)
+    drivers = {ex.id: ex.driver for ex in exercises}
+    refs = {id(ex.reference): ex.function for ex in exercises}
+    # library objects a reference calls by name (``F.affine_forward`` inside a wrapper)
+    called = set()
+    for ex in exercises:
+        called |= _code_names(getattr(ex.reference, "__code__", None))
+    wires = {}
+    mods = [m for n, m in list(sys.modules.items())
+            if m is not None and (n == "i2dl_lab" or n.startswith("i2dl_lab.") or m is spec_mod)]
+    for mod in mods:
+        library = not getattr(mod, "__name__", "").startswith("i2dl_lab.grading") or mod is spec_mod
+        for key, val in list(vars(mod).items()):
+            if id(val) in refs:
+                name = refs[id(val)]
+                setattr(mod, key, wires.setdefault(name, _tripwire(name)))
+            elif (library and key in called and callable(val) and not isinstance(val, type(sys))
+                  and str(getattr(val, "__module__", "")).startswith("i2dl_lab.")
+                  and not str(getattr(val, "__module__", "")).startswith("i2dl_lab.grading")):
+                setattr(mod, key, wires.setdefault(key, _tripwire(key)))
+            elif isinstance(val, Exercise):
+                object.__setattr__(val, "reference", wires.setdefault(val.function, _tripwire(val.function)))
+    for ex in exercises:
+        object.__setattr__(ex, "reference", wires.setdefault(ex.function, _tripwire(ex.function)))
+    return drivers
+
+
+def _code_names(code) -> set[str]:
+    if code is None:
+        return set()
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _code_names(const)
+    return names
+
+
+def _apply_sandbox(box: dict) -> dict:
+    import ctypes
+    import resource
+
+    report = {}
+    os.chdir(box["workdir"])
+    # network: a fresh network namespace has only a downed loopback
+    CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        flags = CLONE_NEWNET if os.geteuid() == 0 else (CLONE_NEWUSER | CLONE_NEWNET)
+        if libc.unshare(flags) == 0:
+            report["network"] = "isolated (empty network namespace)"
+        else:
+            report["network"] = f"not isolated: unshare failed ({os.strerror(ctypes.get_errno())})"
+    except OSError as exc:  # pragma: no cover - platforms without unshare
+        report["network"] = f"not isolated: {exc}"
+    lim = box["limits"]
+    for name, value in (("RLIMIT_AS", lim["memory_bytes"]), ("RLIMIT_FSIZE", lim["file_bytes"]),
+                        ("RLIMIT_NPROC", lim["nproc"]), ("RLIMIT_CORE", 0), ("RLIMIT_NOFILE", 256)):
+        try:
+            resource.setrlimit(getattr(resource, name), (value, value))
+        except (ValueError, OSError) as exc:
+            report.setdefault("limit_errors", []).append(f"{name}: {exc}")
+    used = int(sum(os.times()[:2])) + 1
+    cpu = used + int(lim["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
+    if box.get("uid") is not None and os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(box["gid"])
+        os.setuid(box["uid"])
+        report["user"] = f"uid {os.getuid()} (unprivileged)"
+    else:
+        report["user"] = f"uid {os.getuid()} (not root: runs as the grading user)"
+    return report
+
+
+def _trim_tb(exc: BaseException) -> tuple[str, int | None]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if f.filename.startswith("<cell")]
+    line = mine[-1].lineno if mine else None
+    text = "".join(traceback.format_list(mine[-8:])) + "".join(traceback.format_exception_only(type(exc), exc))
+    return text[-3000:], line
+
+
+def main(proto_fd: int) -> None:
+    raw = sys.stdin.buffer.read(MAX_JOB_BYTES)
+    job = json.loads(raw)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    proto = os.fdopen(proto_fd, "w", buffering=1, encoding="utf-8")
+
+    def emit(ev: dict) -> None:
+        proto.write(json.dumps(ev, allow_nan=False) + "\n")
+        proto.flush()
+
+    from . import wire
+
+    spec_mod = _load_spec(job["spec"])
+    drivers = _disarm_references(spec_mod)
+    report = _apply_sandbox(job["sandbox"])
+    emit({"ev": "ready", "sandbox": report})
+
+    import builtins
+
+    ns: dict = {"__name__": "__submission__", "__builtins__": builtins}
+    skip = set(job.get("skip_cells", []))
+    for unit in job["units"]:
+        cell = unit["cell"]
+        if cell in skip:
+            continue
+        emit({"ev": "load", "cell": cell, "ex": unit["ex"]})
+        errors = []
+        fname = f"<cell {cell}>"
+        try:
+            tree = ast.parse(unit["source"], fname)
+        except (SyntaxError, ValueError) as exc:
+            tree = None
+            errors.append(f"{type(exc).__name__}: {exc}")
+        for stmt in tree.body if tree is not None else []:
+            try:
+                exec(compile(ast.Module([stmt], []), fname, "exec"), ns)  # noqa: S102 - this is the sandbox
+            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+                text, line = _trim_tb(exc)
+                errors.append(f"line {getattr(stmt, 'lineno', '?')}: {type(exc).__name__}: {str(exc)[:300]}")
+        emit({"ev": "loaded", "cell": cell, "errors": errors[:20]})
+
+    for ex in job["exercises"]:
+        ex_id, fn = ex["id"], ex["function"]
+        emit({"ev": "start", "ex": ex_id})
+        obj = ns.get(fn)
+        why = None
+        if obj is None:
+            why = f"`{fn}` is not defined after running the exercise cell"
+        elif isinstance(obj, type):
+            if getattr(obj, "__module__", None) != "__submission__":
+                why = f"`{fn}` is not a class defined in the notebook (it comes from {obj.__module__})"
+        else:
+            code = getattr(obj, "__code__", None)
+            if code is None or not str(code.co_filename).startswith("<cell"):
+                where = getattr(obj, "__module__", None) or type(obj).__name__
+                why = f"`{fn}` is not a function defined in the notebook (it comes from {where})"
+        if why:
+            emit({"ev": "missing", "ex": ex_id, "why": why})
+            continue
+        driver = drivers.get(ex_id)
+        for i, enc in enumerate(job["cases"][ex_id]):
+            args = wire.decode(enc)
+            _TRIPPED.clear()
+            t0 = time.perf_counter()
+            try:
+                out = driver(obj, *args) if driver is not None else obj(*args)
+                msg = {"ev": "result", "ex": ex_id, "case": i, "ok": True, "out": wire.encode(out)}
+            except BaseException as exc:  # noqa: BLE001 - report whatever the student's code raised
+                text, line = _trim_tb(exc)
+                msg = {"ev": "result", "ex": ex_id, "case": i, "ok": False,
+                       "error": f"{type(exc).__name__}: {str(exc)[:500]}", "type": type(exc).__name__,
+                       "line": line, "tb": text}
+            msg["seconds"] = time.perf_counter() - t0
+            msg["tripwire"] = sorted(_TRIPPED)
+            try:
+                emit(msg)
+            except (ValueError, TypeError) as exc:
+                emit({"ev": "result", "ex": ex_id, "case": i, "ok": False, "error": f"output not sendable: {exc}",
+                      "type": "WireError", "line": None, "tb": "", "seconds": msg["seconds"],
+                      "tripwire": msg["tripwire"]})
+        emit({"ev": "end", "ex": ex_id})
+    emit({"ev": "done"})
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    finally:
+        os._exit(0)

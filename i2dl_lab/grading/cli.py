@@ -1,0 +1,132 @@
+"""The grading subcommands of ``i2dl-lab``: release, submit, grade, grades.
+
+``register(subparsers)`` adds them to an argparse subparsers object; each parser's
+``func`` runs the command and returns an exit status. ``python -m i2dl_lab.grading`` runs
+them on their own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import stat
+import sys
+
+
+def _limits(args):
+    from .sandbox import Limits
+
+    lim = Limits()
+    if args.timeout is not None:
+        lim.wall_per_exercise = args.timeout
+    if args.submission_timeout is not None:
+        lim.wall_per_submission = args.submission_timeout
+    if args.memory_mb is not None:
+        lim.memory_bytes = args.memory_mb * 2**20
+    return lim
+
+
+def cmd_release(args) -> int:
+    from .release import release
+
+    manifest = release(args.source, args.out, args.labs or None)
+    for name, info in manifest["files"].items():
+        print(f"released {name} (lab {info['lab']}, {info['solutions_removed']} solution blocks removed, "
+              f"sha256 {info['sha256'][:12]})")
+    print(f"manifest: {os.path.join(args.out, 'MANIFEST.json')}")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from .submit import submit
+
+    path = submit(args.notebook, out=args.out, student=args.student, lab=args.lab)
+    print(f"submission written: {path}")
+    return 0
+
+
+def cmd_grade(args) -> int:
+    from .batch import grade_batch
+    from .grader import resolve_lab, resolve_secret
+
+    secret, origin = resolve_secret(args.secret, args.key_file)
+    if origin.startswith("default"):
+        print("warning: no grading secret set (--secret, $I2DL_GRADING_SECRET or a key file); using the public "
+              "default key", file=sys.stderr)
+    elif os.path.isfile(origin) and os.stat(origin).st_mode & (stat.S_IROTH | stat.S_IRGRP):
+        print(f"warning: the key file {origin} is readable by other users; chmod 600 it", file=sys.stderr)
+    cfg = resolve_lab(args.lab, spec=args.spec, source=args.source, secret=secret, limits=_limits(args))
+    for note in cfg.notes:
+        print(f"note: {note}", file=sys.stderr)
+    summary = grade_batch(cfg, args.submissions, args.db, jobs=args.jobs, force=args.force,
+                          feedback_dir=args.feedback, dask_address=args.dask)
+    print(summary.line())
+    return 0 if summary.errors == 0 else 1
+
+
+def cmd_grades(args) -> int:
+    from .gradebook import Gradebook
+
+    with Gradebook(args.db) as book:
+        if args.csv:
+            n = book.export_csv(args.csv, args.lab)
+            print(f"wrote {n} rows to {args.csv}")
+        else:
+            for r in book.latest(args.lab):
+                print(f"{r['student']:<24} lab {r['lab']}  {r['score']:7.2f} / {r['max_score']:<6g} {r['status']}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add release, submit, grade and grades to ``subparsers`` (from ``add_subparsers``)."""
+    p = subparsers.add_parser("release", help="make student notebooks from the solution notebooks")
+    p.add_argument("labs", nargs="*", metavar="LAB", help="lab numbers (default: every lab)")
+    p.add_argument("--source", default="labs", help="folder of solution notebooks (default: labs)")
+    p.add_argument("--out", required=True, help="folder for the student notebooks and MANIFEST.json")
+    p.set_defaults(func=cmd_release)
+
+    p = subparsers.add_parser("submit", help="pack a notebook for hand-in (a zip under submissions/)")
+    p.add_argument("notebook")
+    p.add_argument("--out", default="submissions")
+    p.add_argument("--student", default=None, help="your student id (default: $I2DL_STUDENT or the login name)")
+    p.add_argument("--lab", default=None, help="lab id when the notebook does not carry one")
+    p.set_defaults(func=cmd_submit)
+
+    p = subparsers.add_parser("grade", help="grade submissions (notebooks, zips or folders) into a gradebook")
+    p.add_argument("lab", metavar="LAB")
+    p.add_argument("submissions", nargs="+", metavar="SUBMISSION_OR_DIR")
+    p.add_argument("--db", required=True, help="SQLite gradebook (created if missing)")
+    p.add_argument("--jobs", type=int, default=1, help="grade N submissions in parallel local processes")
+    p.add_argument("--dask", default=None, metavar="ADDRESS", help="grade on a Dask scheduler at ADDRESS")
+    p.add_argument("--force", action="store_true", help="regrade submissions already in the gradebook")
+    p.add_argument("--feedback", default=None, metavar="DIR", help="write one HTML report per submission")
+    p.add_argument("--secret", default=None, help="grading secret (else $I2DL_GRADING_SECRET or the key file)")
+    p.add_argument("--key-file", default=None, help="file holding the grading secret "
+                   "(default ~/.config/i2dl-lab/grading.key, or $I2DL_GRADING_KEY_FILE)")
+    p.add_argument("--spec", default=None, help="grading spec module or .py path (default: the lab's spec)")
+    p.add_argument("--source", default=None, help="folder of solution notebooks (for the quiz key)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds of wall clock per exercise (default 10)")
+    p.add_argument("--submission-timeout", type=float, default=None, help="seconds per submission (default 60)")
+    p.add_argument("--memory-mb", type=int, default=None, help="address-space limit of the child (default 2048)")
+    p.set_defaults(func=cmd_grade)
+
+    p = subparsers.add_parser("grades", help="show or export the gradebook")
+    p.add_argument("--db", required=True)
+    p.add_argument("--csv", default=None, metavar="FILE", help="write one row per student and lab")
+    p.add_argument("--lab", default=None)
+    p.set_defaults(func=cmd_grades)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="i2dl-lab", description="i2dl-lab grading commands")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    if getattr(args, "lab", None) is not None and args.command == "grade":
+        from .grader import normalize_lab
+
+        args.lab = normalize_lab(args.lab)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,236 @@
+"""Static checks on a submission's code, done in the grader without running anything.
+
+The grader runs only the exercise cells (``metadata.i2dl.exercise``) and the import lines
+they need. Before that, each exercise cell is parsed and checked:
+
+* it must define the graded function or class at top level (``def``/``class``);
+* it may not use the library's reference for a graded name: importing it from
+  ``i2dl_lab``, reaching it as an attribute of an ``i2dl_lab`` module (``F.affine_forward``),
+  or aliasing it (``affine_forward = F.affine_forward``);
+* it may not use dynamic imports or evaluation (``__import__``, ``importlib``, ``exec``,
+  ``eval``, ``compile``, ``sys.modules``, strings naming ``i2dl_lab``), which would hide
+  such a use from this check.
+
+A violation scores zero for that exercise with a message saying which line did what. The
+child process adds a run-time guard for what static checks cannot see (the reference
+objects are replaced by tripwires there).
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+from .notebook import Cell
+
+LIBRARY = "i2dl_lab"
+_DYNAMIC_NAMES = {"__import__", "importlib", "exec", "eval", "compile", "__builtins__", "__loader__"}
+
+
+@dataclass
+class Plan:
+    """What the child runs and what the static checks decided.
+
+    ``units``: ``{"kind": "import"|"exercise", "ex": id or None, "cell": index, "source": str}``
+    in notebook order. ``zero``: exercise id -> reason it scores zero without running.
+    """
+
+    units: list[dict] = field(default_factory=list)
+    zero: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+    general: list[str] = field(default_factory=list)
+
+
+def _parse(src: str) -> ast.Module | None:
+    try:
+        return ast.parse(src)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
+def _strip_magics(src: str) -> str:
+    """IPython magics/shell lines (``%matplotlib``, ``!pip``) are not Python; blank them."""
+    return "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in src.split("\n"))
+
+
+def _defines(tree: ast.Module, name: str) -> bool:
+    return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
+               for n in tree.body)
+
+
+def _is_lib(module: str | None) -> bool:
+    return bool(module) and (module == LIBRARY or module.startswith(LIBRARY + "."))
+
+
+def _bound_names(stmt) -> set[str]:
+    out = set()
+    for a in stmt.names:
+        if a.name == "*":
+            continue
+        out.add(a.asname or (a.name.split(".")[0] if isinstance(stmt, ast.Import) else a.name))
+    return out
+
+
+def _used_names(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+def _root(node) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _lib_aliases(trees) -> tuple[set[str], dict[str, str]]:
+    """Names bound to i2dl_lab modules, and names bound to i2dl_lab objects (alias -> name)."""
+    mods, objs = set(), {}
+    for tree in trees:
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Import):
+                for a in n.names:
+                    if _is_lib(a.name):
+                        mods.add(a.asname or a.name.split(".")[0])
+            elif isinstance(n, ast.ImportFrom) and _is_lib(n.module):
+                for a in n.names:
+                    objs[a.asname or a.name] = a.name
+    return mods, objs
+
+
+def check_cell(tree: ast.Module, graded: set[str], mods: set[str], objs: dict[str, str]) -> str | None:
+    """Why this exercise cell may not be graded, or None. ``graded``: every graded name of the lab."""
+    for n in ast.walk(tree):
+        line = getattr(n, "lineno", "?")
+        if isinstance(n, ast.ImportFrom) and _is_lib(n.module):
+            for a in n.names:
+                if a.name == "*":
+                    return f"line {line}: `from {n.module} import *` may bring in the library's reference code"
+                if a.name in graded:
+                    return (f"line {line}: imports the library's reference `{a.name}` from {n.module}; "
+                            "graded functions must be your own code")
+        if isinstance(n, ast.Attribute) and n.attr in graded and _root(n) in mods:
+            return (f"line {line}: uses the library's reference `{ast.unparse(n)}`; graded functions must be "
+                    "your own code")
+        if isinstance(n, ast.Name) and n.id in objs and objs[n.id] in graded and n.id not in _local_defs(tree):
+            return f"line {line}: uses the library's reference `{objs[n.id]}` (imported as `{n.id}`)"
+        if isinstance(n, ast.Name) and n.id in _DYNAMIC_NAMES:
+            return (f"line {line}: uses `{n.id}`; exercise cells may not import or evaluate code dynamically "
+                    "(the grader cannot check such code)")
+        if isinstance(n, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in n.names] + [n.module or ""] if isinstance(n, ast.ImportFrom) else \
+                [a.name for a in n.names]
+            if any(x.split(".")[0] in ("importlib", "builtins") for x in names):
+                return f"line {line}: imports importlib/builtins; exercise cells may not import code dynamically"
+        if isinstance(n, ast.Attribute) and n.attr == "modules" and _root(n) == "sys":
+            return f"line {line}: uses `sys.modules`; exercise cells may not reach modules dynamically"
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and LIBRARY in n.value:
+            return f"line {line}: names `{LIBRARY}` in a string; exercise cells may not load the library dynamically"
+    return None
+
+
+def _local_defs(tree: ast.Module) -> set[str]:
+    return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+
+
+def plan(cells: list[Cell], exercises) -> Plan:
+    """Decide which code runs in the child and which exercises score zero statically."""
+    out = Plan()
+    code = [c for c in cells if c.cell_type == "code"]
+    by_id: dict[str, list[Cell]] = {}
+    for c in code:
+        if c.exercise is not None:
+            by_id.setdefault(c.exercise, []).append(c)
+    trees: dict[int, ast.Module | None] = {c.index: _parse(_strip_magics(c.source)) for c in code}
+    graded = {ex.function for ex in exercises}
+    known = {ex.id for ex in exercises}
+    for ex_id in sorted(set(by_id) - known):
+        out.general.append(f"cell(s) {', '.join(str(c.index) for c in by_id[ex_id])} carry unknown exercise id "
+                           f"{ex_id!r}; not graded")
+    ex_cells: dict[int, str] = {}
+    for ex in exercises:
+        notes = out.notes.setdefault(ex.id, [])
+        cs = by_id.get(ex.id, [])
+        if not cs:
+            cand = [c for c in code if c.exercise is None and trees[c.index] is not None
+                    and _defines(trees[c.index], ex.function)]
+            if not cand:
+                out.zero[ex.id] = (f"no exercise cell for '{ex.id}': expected a code cell that defines "
+                                   f"`{ex.function}` (was the cell deleted?)")
+                continue
+            cs = cand[-1:]
+            notes.append(f"the exercise cell was not found by its metadata; graded cell {cs[0].index}, which "
+                         f"defines `{ex.function}`")
+        elif len(cs) > 1:
+            notes.append(f"{len(cs)} cells carry exercise id '{ex.id}' (cells {', '.join(str(c.index) for c in cs)}); "
+                         "all run in order, so the last definition counts, as when running the notebook")
+        bad = [c for c in cs if trees[c.index] is None]
+        if bad:
+            src = _strip_magics(bad[0].source)
+            try:
+                ast.parse(src)
+                msg = "the cell could not be parsed"
+            except SyntaxError as exc:
+                msg = f"line {exc.lineno}: {exc.msg}"
+            except (ValueError, RecursionError, MemoryError) as exc:
+                msg = type(exc).__name__
+            out.zero[ex.id] = f"the exercise cell {bad[0].index} has a syntax error ({msg})"
+            continue
+        if not any(_defines(trees[c.index], ex.function) for c in cs):
+            out.zero[ex.id] = (f"the exercise cell must define `{ex.function}` at top level with `def` or `class`; "
+                               "it does not")
+            continue
+        for c in cs:
+            ex_cells[c.index] = ex.id
+    # which import lines from other cells the exercise cells need
+    ex_trees = [trees[i] for i in ex_cells]
+    used = set().union(*(_used_names(t) for t in ex_trees)) if ex_trees else set()
+    import_units = []
+    for c in code:
+        if c.index in ex_cells or trees[c.index] is None:
+            continue
+        for stmt in trees[c.index].body:
+            if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                continue
+            if isinstance(stmt, ast.ImportFrom) and _is_lib(stmt.module) and any(
+                    a.name == "*" or a.name in graded for a in stmt.names):
+                continue  # would put the reference over the student's definition
+            if isinstance(stmt, ast.ImportFrom) and stmt.level:
+                continue  # relative imports mean nothing outside a package
+            if _bound_names(stmt) & used:
+                import_units.append({"kind": "import", "ex": None, "cell": c.index, "source": ast.unparse(stmt)})
+    mods, objs = _lib_aliases(ex_trees + [ast.parse(u["source"]) for u in import_units])
+    for idx, ex_id in list(ex_cells.items()):
+        if ex_id in out.zero:
+            continue
+        why = check_cell(trees[idx], graded, mods, objs)
+        if why:
+            out.zero[ex_id] = f"cell {idx}: {why}; scored 0"
+    units = import_units + [{"kind": "exercise", "ex": ex_cells[i], "cell": i,
+                             "source": _strip_magics(cells[i].source)}
+                            for i in ex_cells if ex_cells[i] not in out.zero]
+    out.units = sorted(units, key=lambda u: u["cell"])
+    return out
+
+
+def read_answers(cells: list[Cell]) -> tuple[dict, list[str]]:
+    """The quiz answers: ``ANSWERS = {...}`` dict literals in quiz cells, read with literal_eval."""
+    notes: list[str] = []
+    quiz = [c for c in cells if c.cell_type == "code" and c.is_quiz]
+    if not quiz:
+        quiz = [c for c in cells if c.cell_type == "code" and "ANSWERS" in c.source]
+    answers: dict = {}
+    for c in quiz:
+        tree = _parse(_strip_magics(c.source))
+        if tree is None:
+            notes.append(f"the quiz cell {c.index} has a syntax error; its answers count as blank")
+            continue
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ANSWERS"
+                                                    for t in stmt.targets):
+                try:
+                    val = ast.literal_eval(stmt.value)
+                except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):
+                    notes.append(f"the quiz cell {c.index}: ANSWERS is not a plain dict literal; counted as blank")
+                    continue
+                if isinstance(val, dict):
+                    answers.update(val)
+    return answers, notes

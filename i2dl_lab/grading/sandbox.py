@@ -1,0 +1,242 @@
+"""Starting, watching and killing the sandboxed child (the grader's side).
+
+One child per submission (a fresh ``python -I``), started in its own session so that the
+whole process group can be killed. When the grader runs as root, the child drops to a
+unique unprivileged uid (``UID_BASE + its pid``) before any student code runs, so file
+permissions protect the course and the gradebook, ``RLIMIT_NPROC`` bounds its processes, and
+everything left behind under that uid can be found and killed. The child's stdout/stderr
+is captured and capped; its answers come on a separate pipe, capped too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+#: Unprivileged uids the children use when the grader is root: UID_BASE + child pid.
+UID_BASE = 1_500_000_000
+
+_PKG_ROOT = str(Path(__file__).resolve().parents[2])
+_BOOT = ("import sys; sys.path.insert(0, {root!r}); "
+         "from i2dl_lab.grading._child import main; main(int(sys.argv[1]))")
+
+
+@dataclass
+class Limits:
+    """Resource limits of one submission's child process."""
+
+    wall_per_exercise: float = 10.0      # seconds of wall clock per exercise (and per cell load)
+    wall_per_submission: float = 60.0    # seconds of wall clock for the whole submission
+    startup: float = 30.0                # seconds to start Python and import NumPy + the spec
+    cpu_seconds: int = 60                # RLIMIT_CPU after start-up
+    memory_bytes: int = 2 * 2**30        # RLIMIT_AS
+    file_bytes: int = 16 * 2**20         # RLIMIT_FSIZE
+    nproc: int = 16                      # RLIMIT_NPROC (per uid; unique uid per child as root)
+    output_bytes: int = 32 * 1024        # captured stdout/stderr kept (the rest is counted, dropped)
+    protocol_bytes: int = 128 * 2**20    # answers the child may send
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class ChildRun:
+    events: list[dict] = field(default_factory=list)
+    output: str = ""
+    output_dropped: int = 0
+    ended: str = ""          # "done", "timeout", "exit", "signal", "overflow", "startup"
+    detail: str = ""         # plain-words description of how it ended
+    seconds: float = 0.0
+    timed_out_in: str | None = None
+
+
+def scrubbed_env(home: str) -> dict:
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "PYTHONIOENCODING": "utf-8",
+    }
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid`` (processes that left the process group)."""
+    for _ in range(3):
+        found = False
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/status", "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"Uid:"):
+                            if int(line.split()[1]) == uid:
+                                os.kill(int(pid), signal.SIGKILL)
+                                found = True
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+        if not found:
+            return
+        time.sleep(0.05)
+
+
+def _signal_name(n: int) -> str:
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return f"signal {n}"
+
+
+def describe_exit(rc: int, limits: Limits) -> str:
+    if rc >= 0:
+        return f"the process exited with status {rc} before finishing (sys.exit/os._exit in your code?)"
+    name = _signal_name(-rc)
+    hint = {
+        "SIGXCPU": f"it used more than {limits.cpu_seconds} s of CPU time",
+        "SIGKILL": "it was killed (out of memory or a resource limit)",
+        "SIGSEGV": "it crashed (segmentation fault)",
+        "SIGXFSZ": f"it wrote a file larger than {limits.file_bytes} bytes",
+        "SIGABRT": "it aborted",
+    }.get(name, "it was stopped by a signal")
+    return f"the process died from {name}: {hint}"
+
+
+def run_child(job: dict, limits: Limits, budget: float | None = None, python: str | None = None) -> ChildRun:
+    """Run one child on ``job`` (see :mod:`._child`) and collect its events and output."""
+    run = ChildRun()
+    t_start = time.monotonic()
+    total = min(limits.wall_per_submission, budget) if budget is not None else limits.wall_per_submission
+    base = tempfile.mkdtemp(prefix="i2dl-grade-")
+    os.chmod(base, 0o711)
+    work = os.path.join(base, "work")
+    os.mkdir(work, 0o700)
+    root = os.geteuid() == 0
+    r_fd, w_fd = os.pipe()
+    proc = None
+    uid = None
+    try:
+        proc = subprocess.Popen(
+            [python or sys.executable, "-I", "-B", "-c", _BOOT.format(root=_PKG_ROOT), str(w_fd)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(w_fd,),
+            cwd=base, env=scrubbed_env(work), start_new_session=True, close_fds=True)
+        os.close(w_fd)
+        w_fd = -1
+        if root:
+            uid = UID_BASE + proc.pid
+            os.chown(work, uid, uid)
+        job = dict(job, sandbox={"workdir": work, "uid": uid, "gid": uid, "limits": limits.as_dict()})
+        try:
+            proc.stdin.write(json.dumps(job, allow_nan=False).encode())
+            proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+        _watch(proc, r_fd, run, limits, t_start, total)
+    finally:
+        if w_fd >= 0:
+            os.close(w_fd)
+        os.close(r_fd)
+        if proc is not None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if uid is not None:
+                _kill_uid(uid)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed processes do go away
+                pass
+            if proc.stdout:
+                proc.stdout.close()
+        shutil.rmtree(base, ignore_errors=True)
+        run.seconds = time.monotonic() - t_start
+    return run
+
+
+def _watch(proc, r_fd, run: ChildRun, limits: Limits, t_start: float, total: float) -> None:
+    sel = selectors.DefaultSelector()
+    out_fd = proc.stdout.fileno()
+    sel.register(out_fd, selectors.EVENT_READ)
+    sel.register(r_fd, selectors.EVENT_READ)
+    out = bytearray()
+    buf = bytearray()
+    proto_total = 0
+    phase_deadline = t_start + limits.startup
+    phase = "startup"
+    open_fds = 2
+    done = False
+    while open_fds and not done:
+        now = time.monotonic()
+        deadline = min(t_start + total, phase_deadline)
+        if now >= deadline:
+            run.ended = "timeout"
+            run.timed_out_in = phase
+            whole = t_start + total <= phase_deadline
+            limit = total if whole else limits.wall_per_exercise
+            run.detail = f"time limit exceeded in {'the submission' if whole else phase} ({limit:g} s wall clock)"
+            return
+        for key, _ in sel.select(deadline - now):
+            try:
+                data = os.read(key.fd, 1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                sel.unregister(key.fd)
+                open_fds -= 1
+                continue
+            if key.fd == out_fd:
+                room = limits.output_bytes - len(out)
+                if room > 0:
+                    out += data[:room]
+                run.output_dropped += max(0, len(data) - max(room, 0))
+                run.output = out.decode("utf-8", "replace")
+                continue
+            proto_total += len(data)
+            if proto_total > limits.protocol_bytes:
+                run.ended = "overflow"
+                run.detail = f"the process sent more than {limits.protocol_bytes} bytes of answers"
+                return
+            buf += data
+            while b"\n" in buf:
+                line, _, rest = bytes(buf).partition(b"\n")
+                buf = bytearray(rest)
+                try:
+                    ev = json.loads(line)
+                except (ValueError, RecursionError):
+                    continue
+                if not isinstance(ev, dict) or not isinstance(ev.get("ev"), str):
+                    continue
+                run.events.append(ev)
+                kind = ev["ev"]
+                if kind in ("ready", "load", "start", "loaded", "end"):
+                    phase_deadline = time.monotonic() + limits.wall_per_exercise
+                    phase = {"ready": "between cells", "load": f"cell {ev.get('cell')}",
+                             "loaded": "between cells", "start": f"exercise {ev.get('ex')!r}",
+                             "end": "between exercises"}[kind]
+                if kind == "done":
+                    done = True
+                    break
+    run.output = out.decode("utf-8", "replace")
+    if done:
+        run.ended, run.detail = "done", "finished"
+        return
+    try:
+        rc = proc.wait(timeout=max(0.1, min(5.0, t_start + total - time.monotonic())))
+    except subprocess.TimeoutExpired:
+        run.ended, run.detail = "timeout", "the process closed its pipes but did not exit"
+        return
+    if not any(e.get("ev") == "ready" for e in run.events):
+        run.ended = "startup"
+        run.detail = f"the grading sandbox failed to start (exit status {rc}): {run.output[-2000:]}"
+        return
+    run.ended = "signal" if rc < 0 else "exit"
+    run.detail = describe_exit(rc, limits)
