@@ -1,6 +1,7 @@
 """From-scratch NumPy neural networks: functional maths, Module classes, optimizers."""
 
 from . import functional, init, losses
+from .attention import MultiHeadAttention, PositionalEncoding, TransformerBlock  # noqa: E402  (helper D)
 from .layers import (
     ELU,
     Affine,
@@ -24,7 +25,6 @@ from .layers import (
 )
 from .module import Module
 from .recurrent import GRU, LSTM, RNN, Embedding, TemporalAffine  # noqa: E402  (helper D)
-from .attention import MultiHeadAttention, PositionalEncoding, TransformerBlock  # noqa: E402  (helper D)
 
 __all__ = [
     "Module",
