@@ -25,10 +25,10 @@ os.environ["MKL_NUM_THREADS"] = "1"
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
-import torch.nn.functional as TF  # noqa: E402
+import torch.nn.functional as TF  # noqa: N812, E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from i2dl_lab.nn import functional as F  # noqa: E402
+from i2dl_lab.nn import functional as F  # noqa: N812, E402
 
 
 def _median_times(fn_np, fn_torch, repeat: int, warmup: int = 3) -> tuple[float, float]:

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as TF
+import torch.nn.functional as TF  # noqa: N812
 
 from i2dl_lab import nn
 from i2dl_lab.gradcheck import check_layer, check_module, rel_error
-from i2dl_lab.nn import functional as F
+from i2dl_lab.nn import functional as F  # noqa: N812
 
 CONV_CASES = [
     # (x shape, w shape, stride, pad)
@@ -125,20 +125,23 @@ def test_seed_7x7_image_with_horizontal_edge_filter(forward):
 # ----------------------------------------------------------------------------- conv errors
 def test_conv_channel_mismatch_names_both_channel_counts(rng):
     with pytest.raises(ValueError, match=r"C=3 channels.*C=2"):
-        F.conv_forward(rng.standard_normal((1, 3, 5, 5)), rng.standard_normal((4, 2, 3, 3)), np.zeros(4),
-                       {"stride": 1, "pad": 0})
+        F.conv_forward(
+            rng.standard_normal((1, 3, 5, 5)), rng.standard_normal((4, 2, 3, 3)), np.zeros(4), {"stride": 1, "pad": 0}
+        )
 
 
 def test_conv_kernel_larger_than_padded_input_shows_formula(rng):
     with pytest.raises(ValueError, match=r"larger than the padded input height 6 .*\(4 \+ 2\*1 - 7\) / 1 \+ 1"):
-        F.conv_forward(rng.standard_normal((1, 1, 4, 4)), rng.standard_normal((1, 1, 7, 7)), np.zeros(1),
-                       {"stride": 1, "pad": 1})
+        F.conv_forward(
+            rng.standard_normal((1, 1, 4, 4)), rng.standard_normal((1, 1, 7, 7)), np.zeros(1), {"stride": 1, "pad": 1}
+        )
 
 
 def test_conv_stride_that_does_not_tile_shows_formula_with_numbers(rng):
     with pytest.raises(ValueError, match=r"stride 2 does not tile.*\(8 \+ 2\*0 - 3\) / 2 \+ 1 = 3\.5"):
-        F.conv_forward(rng.standard_normal((1, 1, 8, 8)), rng.standard_normal((1, 1, 3, 3)), np.zeros(1),
-                       {"stride": 2, "pad": 0})
+        F.conv_forward(
+            rng.standard_normal((1, 1, 8, 8)), rng.standard_normal((1, 1, 3, 3)), np.zeros(1), {"stride": 2, "pad": 0}
+        )
 
 
 def test_conv_bad_shapes_and_types_raise(rng):

@@ -376,7 +376,8 @@ def local_response_norm_forward(x, lrn_param=None):
         out: shape of ``x``; cache for :func:`local_response_norm_backward`.
 
     Example:
-        >>> out, _ = local_response_norm_forward(np.ones((1, 3, 1, 1)), {"size": 3, "alpha": 3.0, "beta": 1.0, "k": 1.0})
+        >>> p = {"size": 3, "alpha": 3.0, "beta": 1.0, "k": 1.0}
+        >>> out, _ = local_response_norm_forward(np.ones((1, 3, 1, 1)), p)
         >>> out.ravel()
         array([0.33333333, 0.25      , 0.33333333])
     """
@@ -442,7 +443,9 @@ def dropout_forward(x, dropout_param):
     """
     x = as_float_array("x", x)
     if not isinstance(dropout_param, dict):
-        raise TypeError(f"dropout_param must be a dict with keys 'p', 'mode', 'seed', got {type(dropout_param).__name__}")
+        raise TypeError(
+            f"dropout_param must be a dict with keys 'p', 'mode', 'seed', got {type(dropout_param).__name__}"
+        )
     p = dropout_param.get("p", 0.5)
     check_range("dropout_param['p'] (drop probability)", p, 0.0, 1.0)
     mode = dropout_param.get("mode", "train")
