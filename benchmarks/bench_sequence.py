@@ -27,8 +27,8 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from i2dl_lab.nn.functional import attention as FA  # noqa: E402
-from i2dl_lab.nn.functional import recurrent as FR  # noqa: E402
+from i2dl_lab.nn.functional import attention as _att  # noqa: E402
+from i2dl_lab.nn.functional import recurrent as _rec  # noqa: E402
 
 TARGET = 3.0
 
@@ -53,7 +53,7 @@ def bench_lstm(repeats: int):
     N, T, D, H = 32, 50, 64, 128
     rng = np.random.default_rng(0)
     lstm = torch.nn.LSTM(D, H, batch_first=True)
-    Wx, Wh, b = (a.astype(np.float32) for a in FR.lstm_weights_from_torch(
+    Wx, Wh, b = (a.astype(np.float32) for a in _rec.lstm_weights_from_torch(
         *(p.detach().numpy() for p in (lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0))))
     x = rng.standard_normal((N, T, D)).astype(np.float32)
     h0 = np.zeros((N, H), np.float32)
@@ -61,8 +61,8 @@ def bench_lstm(repeats: int):
     xt, dht = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dh)
 
     def run_np():
-        h, cache = FR.lstm_forward(x, h0, Wx, Wh, b)
-        FR.lstm_backward(dh, cache)
+        h, cache = _rec.lstm_forward(x, h0, Wx, Wh, b)
+        _rec.lstm_backward(dh, cache)
 
     def run_torch():
         lstm.zero_grad(set_to_none=True)
@@ -77,14 +77,14 @@ def bench_mha(repeats: int):
     N, T, D, heads = 32, 64, 64, 4
     rng = np.random.default_rng(0)
     mha = torch.nn.MultiheadAttention(D, heads, batch_first=True)
-    params = {k: v.astype(np.float32) for k, v in FA.mha_params_from_torch(mha).items()}
+    params = {k: v.astype(np.float32) for k, v in _att.mha_params_from_torch(mha).items()}
     x = rng.standard_normal((N, T, D)).astype(np.float32)
     dout = rng.standard_normal((N, T, D)).astype(np.float32)
     xt, doutt = torch.from_numpy(x).requires_grad_(), torch.from_numpy(dout)
 
     def run_np():
-        out, cache = FA.multi_head_attention_forward(x, x, x, params, heads)
-        FA.multi_head_attention_backward(dout, cache)
+        out, cache = _att.multi_head_attention_forward(x, x, x, params, heads)
+        _att.multi_head_attention_backward(dout, cache)
 
     def run_torch():
         mha.zero_grad(set_to_none=True)

@@ -10,7 +10,7 @@ import numpy as np
 
 from . import init as _init
 from ._checks import check_ndim
-from .functional import attention as FA
+from .functional import attention as _att
 from .module import Module
 
 __all__ = ["MultiHeadAttention", "TransformerBlock", "PositionalEncoding"]
@@ -85,7 +85,7 @@ class MultiHeadAttention(Module):
         value = key if value is None else value
         dtype = self.Wq.dtype
         q, k, v = (np.asarray(a).astype(dtype, copy=False) for a in (query, key, value))
-        out, self._cache = FA.multi_head_attention_forward(
+        out, self._cache = _att.multi_head_attention_forward(
             q, k, v, self._params, self.num_heads, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
             is_causal=is_causal,
         )
@@ -93,7 +93,7 @@ class MultiHeadAttention(Module):
         return out
 
     def backward(self, dout):
-        dq, dk, dv, grads = FA.multi_head_attention_backward(dout, self._cache)
+        dq, dk, dv, grads = _att.multi_head_attention_backward(dout, self._cache)
         for name, g in grads.items():
             self.accumulate_grad(name, g)
         if self._self_attention:
@@ -148,13 +148,13 @@ class TransformerBlock(Module):
         for i in ("1", "2"):
             params["gamma" + i] = np.ones(D, dtype)
             params["beta" + i] = np.zeros(D, dtype)
-        for name in FA.TRANSFORMER_PARAM_NAMES:
+        for name in _att.TRANSFORMER_PARAM_NAMES:
             self.add_param(name, params[name])
         self.attention_weights = None
 
     def forward(self, x, attn_mask=None, key_padding_mask=None, is_causal=False):
         x = np.asarray(x).astype(self.Wq.dtype, copy=False)
-        out, self._cache = FA.transformer_block_forward(
+        out, self._cache = _att.transformer_block_forward(
             x, self._params, self.num_heads, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
             is_causal=is_causal, norm_first=self.norm_first, eps=self.eps,
         )
@@ -162,7 +162,7 @@ class TransformerBlock(Module):
         return out
 
     def backward(self, dout):
-        dx, grads = FA.transformer_block_backward(dout, self._cache)
+        dx, grads = _att.transformer_block_backward(dout, self._cache)
         for name, g in grads.items():
             self.accumulate_grad(name, g)
         return dx
@@ -190,7 +190,7 @@ class PositionalEncoding(Module):
     def __init__(self, d_model, max_len=5000, base=10000.0):
         super().__init__()
         self.d_model, self.max_len, self.base = int(d_model), int(max_len), float(base)
-        self.pe = FA.sinusoidal_positional_encoding(self.max_len, self.d_model, base=self.base)
+        self.pe = _att.sinusoidal_positional_encoding(self.max_len, self.d_model, base=self.base)
 
     def forward(self, x):
         x = np.asarray(x)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functional import recurrent as FR
+from .functional import recurrent as _rec
 
 __all__ = [
     "spectral_radius",
@@ -142,22 +142,22 @@ def hidden_state_jacobians(cell: str, x, params, h0=None, wrt: str = "h") -> np.
     for t in range(T):
         xt = np.tile(x[t], (H, 1))  # the same sequence H times: (H, D)
         if cell == "rnn":
-            h, cache = FR.rnn_step_forward(xt, h, *params)
+            h, cache = _rec.rnn_step_forward(xt, h, *params)
         elif cell == "gru":
-            h, cache = FR.gru_step_forward(xt, h, *params)
+            h, cache = _rec.gru_step_forward(xt, h, *params)
         else:
-            h, c, cache = FR.lstm_step_forward(xt, h, c, *params)
+            h, c, cache = _rec.lstm_step_forward(xt, h, c, *params)
         caches.append(cache)
     J = np.empty((T + 1, H, H))
     dh, dc = np.eye(H), np.zeros((H, H))
     J[T] = dh
     for t in range(T - 1, -1, -1):
         if cell == "rnn":
-            dh = FR.rnn_step_backward(dh, caches[t])[1]
+            dh = _rec.rnn_step_backward(dh, caches[t])[1]
         elif cell == "gru":
-            dh = FR.gru_step_backward(dh, caches[t])[1]
+            dh = _rec.gru_step_backward(dh, caches[t])[1]
         else:
-            _, dh, dc = FR.lstm_step_backward(dh, dc, caches[t])[:3]
+            _, dh, dc = _rec.lstm_step_backward(dh, dc, caches[t])[:3]
         J[t] = dh if wrt == "h" else dc
     if wrt == "c":  # h_T = o_T * tanh(c_T): dh_T/dc_T is diagonal
         gates, tc = caches[T - 1][5], caches[T - 1][6]

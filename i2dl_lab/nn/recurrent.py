@@ -21,7 +21,7 @@ import numpy as np
 
 from . import init as _init
 from ._checks import check_ndim
-from .functional import recurrent as FR
+from .functional import recurrent as _rec
 from .module import Module
 
 __all__ = ["RNN", "LSTM", "GRU", "Embedding", "TemporalAffine"]
@@ -98,12 +98,12 @@ class RNN(_Recurrent):
 
     def forward(self, x, h0=None):
         x = self._input(x)
-        h, self._cache = FR.rnn_forward(x, self._h0(x, h0), self.Wx, self.Wh, self.b)
+        h, self._cache = _rec.rnn_forward(x, self._h0(x, h0), self.Wx, self.Wh, self.b)
         self.last_h = h[:, -1].copy()
         return h
 
     def backward(self, dh):
-        dx, self.dh0, dWx, dWh, db = FR.rnn_backward(dh, self._cache)
+        dx, self.dh0, dWx, dWh, db = _rec.rnn_backward(dh, self._cache)
         for name, g in (("Wx", dWx), ("Wh", dWh), ("b", db)):
             self.accumulate_grad(name, g)
         return dx
@@ -146,13 +146,13 @@ class LSTM(_Recurrent):
     def forward(self, x, h0=None, c0=None):
         x = self._input(x)
         c0 = None if c0 is None else np.asarray(c0, dtype=self.dtype)
-        h, self._cache = FR.lstm_forward(x, self._h0(x, h0), self.Wx, self.Wh, self.b, c0=c0)
+        h, self._cache = _rec.lstm_forward(x, self._h0(x, h0), self.Wx, self.Wh, self.b, c0=c0)
         self.last_h = h[:, -1].copy()
         self.last_c = self._cache["c_last"].copy()
         return h
 
     def backward(self, dh):
-        dx, self.dh0, dWx, dWh, db, self.dc0 = FR.lstm_backward(dh, self._cache, return_dc0=True)
+        dx, self.dh0, dWx, dWh, db, self.dc0 = _rec.lstm_backward(dh, self._cache, return_dc0=True)
         for name, g in (("Wx", dWx), ("Wh", dWh), ("b", db)):
             self.accumulate_grad(name, g)
         return dx
@@ -185,12 +185,12 @@ class GRU(_Recurrent):
 
     def forward(self, x, h0=None):
         x = self._input(x)
-        h, self._cache = FR.gru_forward(x, self._h0(x, h0), self.Wx, self.Wh, self.bx, self.bh)
+        h, self._cache = _rec.gru_forward(x, self._h0(x, h0), self.Wx, self.Wh, self.bx, self.bh)
         self.last_h = h[:, -1].copy()
         return h
 
     def backward(self, dh):
-        dx, self.dh0, dWx, dWh, dbx, dbh = FR.gru_backward(dh, self._cache)
+        dx, self.dh0, dWx, dWh, dbx, dbh = _rec.gru_backward(dh, self._cache)
         for name, g in (("Wx", dWx), ("Wh", dWh), ("bx", dbx), ("bh", dbh)):
             self.accumulate_grad(name, g)
         return dx
@@ -224,11 +224,11 @@ class Embedding(Module):
         self.add_param("W", gen.standard_normal((self.num_embeddings, self.embedding_dim)).astype(dtype))
 
     def forward(self, x):
-        out, self._cache = FR.word_embedding_forward(x, self.W)
+        out, self._cache = _rec.word_embedding_forward(x, self.W)
         return out
 
     def backward(self, dout):
-        self.accumulate_grad("W", FR.word_embedding_backward(dout, self._cache).astype(self.W.dtype, copy=False))
+        self.accumulate_grad("W", _rec.word_embedding_backward(dout, self._cache).astype(self.W.dtype, copy=False))
         return None
 
     def extra_repr(self) -> str:
@@ -260,11 +260,11 @@ class TemporalAffine(Module):
         self.add_param("b", gen.uniform(-k, k, size=(self.out_features,)).astype(dtype))
 
     def forward(self, x):
-        out, self._cache = FR.temporal_affine_forward(np.asarray(x).astype(self.W.dtype, copy=False), self.W, self.b)
+        out, self._cache = _rec.temporal_affine_forward(np.asarray(x).astype(self.W.dtype, copy=False), self.W, self.b)
         return out
 
     def backward(self, dout):
-        dx, dW, db = FR.temporal_affine_backward(dout, self._cache)
+        dx, dW, db = _rec.temporal_affine_backward(dout, self._cache)
         self.accumulate_grad("W", dW)
         self.accumulate_grad("b", db)
         return dx

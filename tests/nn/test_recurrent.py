@@ -7,7 +7,7 @@ import torch
 
 from i2dl_lab import nn
 from i2dl_lab.gradcheck import check_layer, check_module, eval_numerical_gradient, rel_error
-from i2dl_lab.nn.functional import recurrent as FR
+from i2dl_lab.nn.functional import recurrent as _rec
 
 N, T, D, H = 3, 4, 5, 6
 
@@ -20,26 +20,26 @@ def weights(rng, gates, D=D, H=H, scale=0.5):
 # ----------------------------------------------------------------------------- numerical gradients
 def test_rnn_step_gradients_match_centred_differences(rng):
     x, h = rng.standard_normal((N, D)), rng.standard_normal((N, H))
-    check_layer(FR.rnn_step_forward, FR.rnn_step_backward, x, h, *weights(rng, 1)).assert_ok(1e-7)
+    check_layer(_rec.rnn_step_forward, _rec.rnn_step_backward, x, h, *weights(rng, 1)).assert_ok(1e-7)
 
 
 def test_rnn_sequence_gradients_match_centred_differences(rng):
     x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
-    report = check_layer(FR.rnn_forward, FR.rnn_backward, x, h0, *weights(rng, 1))
+    report = check_layer(_rec.rnn_forward, _rec.rnn_backward, x, h0, *weights(rng, 1))
     assert set(report) == {"dx", "dh0", "dWx", "dWh", "db"}
     report.assert_ok(1e-7)
 
 
 def test_lstm_step_gradients_match_centred_differences(rng):
     x, h, c = rng.standard_normal((N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
-    report = check_layer(FR.lstm_step_forward, FR.lstm_step_backward, x, h, c, *weights(rng, 4))
+    report = check_layer(_rec.lstm_step_forward, _rec.lstm_step_backward, x, h, c, *weights(rng, 4))
     assert set(report) == {"dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"}
     report.assert_ok(1e-7)
 
 
 def test_lstm_sequence_gradients_match_centred_differences(rng):
     x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
-    check_layer(FR.lstm_forward, FR.lstm_backward, x, h0, *weights(rng, 4)).assert_ok(1e-7)
+    check_layer(_rec.lstm_forward, _rec.lstm_backward, x, h0, *weights(rng, 4)).assert_ok(1e-7)
 
 
 def test_lstm_gradient_of_initial_cell_state_and_final_cell_state(rng):
@@ -48,11 +48,11 @@ def test_lstm_gradient_of_initial_cell_state_and_final_cell_state(rng):
     dh, dc_last = rng.standard_normal((N, T, H)), rng.standard_normal((N, H))
 
     def objective(c):
-        h, cache = FR.lstm_forward(x, h0, Wx, Wh, b, c0=c)
+        h, cache = _rec.lstm_forward(x, h0, Wx, Wh, b, c0=c)
         return np.sum(h * dh) + np.sum(cache["c_last"] * dc_last)
 
-    _, cache = FR.lstm_forward(x, h0, Wx, Wh, b, c0=c0)
-    grads = FR.lstm_backward(dh, cache, dc_last=dc_last, return_dc0=True)
+    _, cache = _rec.lstm_forward(x, h0, Wx, Wh, b, c0=c0)
+    grads = _rec.lstm_backward(dh, cache, dc_last=dc_last, return_dc0=True)
     assert len(grads) == 6
     assert rel_error(grads[5], eval_numerical_gradient(objective, c0.copy())) < 1e-7
 
@@ -60,7 +60,7 @@ def test_lstm_gradient_of_initial_cell_state_and_final_cell_state(rng):
 def test_gru_step_gradients_match_centred_differences(rng):
     x, h = rng.standard_normal((N, D)), rng.standard_normal((N, H))
     Wx, Wh, bx = weights(rng, 3)
-    report = check_layer(FR.gru_step_forward, FR.gru_step_backward, x, h, Wx, Wh, bx, rng.standard_normal(3 * H))
+    report = check_layer(_rec.gru_step_forward, _rec.gru_step_backward, x, h, Wx, Wh, bx, rng.standard_normal(3 * H))
     assert set(report) == {"dx", "dprev_h", "dWx", "dWh", "dbx", "dbh"}
     report.assert_ok(1e-7)
 
@@ -68,24 +68,24 @@ def test_gru_step_gradients_match_centred_differences(rng):
 def test_gru_sequence_gradients_match_centred_differences(rng):
     x, h0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H))
     Wx, Wh, bx = weights(rng, 3)
-    check_layer(FR.gru_forward, FR.gru_backward, x, h0, Wx, Wh, bx, rng.standard_normal(3 * H)).assert_ok(1e-7)
+    check_layer(_rec.gru_forward, _rec.gru_backward, x, h0, Wx, Wh, bx, rng.standard_normal(3 * H)).assert_ok(1e-7)
 
 
 def test_temporal_affine_gradients_match_centred_differences(rng):
     x, w, b = rng.standard_normal((N, T, D)), rng.standard_normal((D, 7)), rng.standard_normal(7)
-    check_layer(FR.temporal_affine_forward, FR.temporal_affine_backward, x, w, b).assert_ok(1e-7)
+    check_layer(_rec.temporal_affine_forward, _rec.temporal_affine_backward, x, w, b).assert_ok(1e-7)
 
 
 def test_word_embedding_gradient_matches_centred_differences_with_repeated_ids(rng):
     ids = np.array([[0, 3, 3, 1], [3, 0, 2, 3]])  # id 3 four times, id 4 never
-    report = check_layer(FR.word_embedding_forward, FR.word_embedding_backward, ids, rng.standard_normal((5, D)))
+    report = check_layer(_rec.word_embedding_forward, _rec.word_embedding_backward, ids, rng.standard_normal((5, D)))
     report.assert_ok(1e-7)
 
 
 def test_word_embedding_backward_sums_gradients_of_repeated_ids():
     ids = np.array([[1, 1, 1], [0, 1, 2]])
-    _, cache = FR.word_embedding_forward(ids, np.zeros((4, 2)))
-    dW = FR.word_embedding_backward(np.ones((2, 3, 2)), cache)
+    _, cache = _rec.word_embedding_forward(ids, np.zeros((4, 2)))
+    dW = _rec.word_embedding_backward(np.ones((2, 3, 2)), cache)
     np.testing.assert_array_equal(dW, [[1, 1], [4, 4], [1, 1], [0, 0]])
 
 
@@ -93,8 +93,8 @@ def test_temporal_softmax_loss_gradient_matches_centred_differences_with_mask(rn
     x = rng.standard_normal((N, T, 7))
     y = rng.integers(0, 7, size=(N, T))
     mask = rng.random((N, T)) > 0.4
-    _, dx = FR.temporal_softmax_loss(x, y, mask)
-    num = eval_numerical_gradient(lambda v: FR.temporal_softmax_loss(v, y, mask)[0], x.copy())
+    _, dx = _rec.temporal_softmax_loss(x, y, mask)
+    num = eval_numerical_gradient(lambda v: _rec.temporal_softmax_loss(v, y, mask)[0], x.copy())
     assert rel_error(dx, num) < 1e-7
     assert np.all(dx[~mask] == 0.0)  # masked steps contribute nothing
 
@@ -103,7 +103,7 @@ def test_temporal_softmax_loss_matches_torch_and_divides_by_n_only(rng):
     x = rng.standard_normal((N, T, 7))
     y = rng.integers(0, 7, size=(N, T))
     mask = rng.random((N, T)) > 0.3
-    loss, _ = FR.temporal_softmax_loss(x, y, mask)
+    loss, _ = _rec.temporal_softmax_loss(x, y, mask)
     per_step = torch.nn.functional.cross_entropy(torch.tensor(x).reshape(-1, 7), torch.tensor(y).reshape(-1),
                                                  reduction="none")
     expected = float((per_step * torch.tensor(mask.reshape(-1), dtype=torch.float64)).sum()) / N
@@ -113,7 +113,7 @@ def test_temporal_softmax_loss_matches_torch_and_divides_by_n_only(rng):
 def test_temporal_softmax_loss_is_finite_with_logits_of_1e4():
     x = np.zeros((1, 2, 3))
     x[0, :, 0] = 1e4
-    loss, dx = FR.temporal_softmax_loss(x, np.array([[0, 1]]))
+    loss, dx = _rec.temporal_softmax_loss(x, np.array([[0, 1]]))
     assert np.isfinite(loss) and np.all(np.isfinite(dx))
     assert loss == pytest.approx(1e4, rel=1e-12)  # step 0 costs 0, step 1 costs 1e4
 
@@ -134,8 +134,8 @@ def test_rnn_matches_torch_rnn_outputs_and_gradients(rng):
     out_t, dx_t, (dh0_t,) = _torch_run(ref, x, dh, h0)
     Wx, Wh = ref.weight_ih_l0.detach().numpy().T, ref.weight_hh_l0.detach().numpy().T
     b = (ref.bias_ih_l0 + ref.bias_hh_l0).detach().numpy()
-    h, cache = FR.rnn_forward(x, h0, Wx, Wh, b)
-    dx, dh0, dWx, dWh, db = FR.rnn_backward(dh, cache)
+    h, cache = _rec.rnn_forward(x, h0, Wx, Wh, b)
+    dx, dh0, dWx, dWh, db = _rec.rnn_backward(dh, cache)
     np.testing.assert_allclose(h, out_t, atol=1e-12)
     for ours, theirs in ((dx, dx_t), (dh0, dh0_t), (dWx, ref.weight_ih_l0.grad.numpy().T),
                          (dWh, ref.weight_hh_l0.grad.numpy().T), (db, ref.bias_ih_l0.grad.numpy()),
@@ -150,15 +150,15 @@ def test_lstm_matches_torch_lstm_with_gate_order_mapped(rng):
     dh = rng.standard_normal((N, T, H))
     out_t, dx_t, (dh0_t, dc0_t) = _torch_run(ref, x, dh, h0, c0)
     tw = [p.detach().numpy() for p in (ref.weight_ih_l0, ref.weight_hh_l0, ref.bias_ih_l0, ref.bias_hh_l0)]
-    Wx, Wh, b = FR.lstm_weights_from_torch(*tw)
-    h, cache = FR.lstm_forward(x, h0, Wx, Wh, b, c0=c0)
-    dx, dh0, dWx, dWh, db, dc0 = FR.lstm_backward(dh, cache, return_dc0=True)
+    Wx, Wh, b = _rec.lstm_weights_from_torch(*tw)
+    h, cache = _rec.lstm_forward(x, h0, Wx, Wh, b, c0=c0)
+    dx, dh0, dWx, dWh, db, dc0 = _rec.lstm_backward(dh, cache, return_dc0=True)
     np.testing.assert_allclose(h, out_t, atol=1e-12)
     np.testing.assert_allclose(dx, dx_t, atol=1e-12)
     np.testing.assert_allclose(dh0, dh0_t, atol=1e-12)
     np.testing.assert_allclose(dc0, dc0_t, atol=1e-12)
     # torch's gradients put through the same mapping (the bias gradient is shared by both biases)
-    gWx, gWh, gb = FR.lstm_weights_from_torch(ref.weight_ih_l0.grad.numpy(), ref.weight_hh_l0.grad.numpy(),
+    gWx, gWh, gb = _rec.lstm_weights_from_torch(ref.weight_ih_l0.grad.numpy(), ref.weight_hh_l0.grad.numpy(),
                                               ref.bias_ih_l0.grad.numpy(), np.zeros(4 * H))
     np.testing.assert_allclose(dWx, gWx, atol=1e-12)
     np.testing.assert_allclose(dWh, gWh, atol=1e-12)
@@ -168,7 +168,7 @@ def test_lstm_matches_torch_lstm_with_gate_order_mapped(rng):
 def test_lstm_weight_mapping_swaps_the_last_two_gate_blocks():
     Hs = 2
     w = np.repeat(np.arange(4.0), Hs)[:, None] * np.ones((1, 3))  # torch rows: block k filled with k
-    Wx, _, _ = FR.lstm_weights_from_torch(w, np.zeros((4 * Hs, Hs)), np.zeros(4 * Hs), np.zeros(4 * Hs))
+    Wx, _, _ = _rec.lstm_weights_from_torch(w, np.zeros((4 * Hs, Hs)), np.zeros(4 * Hs), np.zeros(4 * Hs))
     np.testing.assert_array_equal(Wx[0], [0, 0, 1, 1, 3, 3, 2, 2])  # i, f, o, g from torch's i, f, g, o
 
 
@@ -179,10 +179,10 @@ def test_gru_matches_torch_gru_including_reset_gate_placement(rng):
         ref.bias_hh_l0.mul_(20.0)
     x, h0, dh = rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((N, T, H))
     out_t, dx_t, (dh0_t,) = _torch_run(ref, x, dh, h0)
-    params = FR.gru_weights_from_torch(
+    params = _rec.gru_weights_from_torch(
         *(p.detach().numpy() for p in (ref.weight_ih_l0, ref.weight_hh_l0, ref.bias_ih_l0, ref.bias_hh_l0)))
-    h, cache = FR.gru_forward(x, h0, *params)
-    dx, dh0, dWx, dWh, dbx, dbh = FR.gru_backward(dh, cache)
+    h, cache = _rec.gru_forward(x, h0, *params)
+    dx, dh0, dWx, dWh, dbx, dbh = _rec.gru_backward(dh, cache)
     np.testing.assert_allclose(h, out_t, atol=1e-12)
     for ours, theirs in ((dx, dx_t), (dh0, dh0_t), (dWx, ref.weight_ih_l0.grad.numpy().T),
                          (dWh, ref.weight_hh_l0.grad.numpy().T), (dbx, ref.bias_ih_l0.grad.numpy()),
@@ -193,10 +193,10 @@ def test_gru_matches_torch_gru_including_reset_gate_placement(rng):
 def test_sequence_functions_equal_their_step_functions_in_a_loop(rng):
     x, h0, c0 = rng.standard_normal((N, T, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
     Wx, Wh, b = weights(rng, 4)
-    h_seq, cache = FR.lstm_forward(x, h0, Wx, Wh, b, c0=c0)
+    h_seq, cache = _rec.lstm_forward(x, h0, Wx, Wh, b, c0=c0)
     h, c = h0, c0
     for t in range(T):
-        h, c, _ = FR.lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        h, c, _ = _rec.lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
         np.testing.assert_allclose(h_seq[:, t], h, atol=1e-14)
     np.testing.assert_allclose(cache["c_last"], c, atol=1e-14)
 
@@ -204,8 +204,8 @@ def test_sequence_functions_equal_their_step_functions_in_a_loop(rng):
 def test_float32_inputs_stay_float32(rng):
     x, h0 = rng.standard_normal((N, T, D)).astype(np.float32), np.zeros((N, H), np.float32)
     Wx, Wh, b = (a.astype(np.float32) for a in weights(rng, 4))
-    h, cache = FR.lstm_forward(x, h0, Wx, Wh, b)
-    grads = FR.lstm_backward(np.ones_like(h), cache)
+    h, cache = _rec.lstm_forward(x, h0, Wx, Wh, b)
+    grads = _rec.lstm_backward(np.ones_like(h), cache)
     assert h.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
 
 
@@ -221,7 +221,7 @@ def test_lstm_module_matches_torch_after_loading_its_weights(rng):
     torch.manual_seed(3)
     ref = torch.nn.LSTM(D, H, batch_first=True).double()
     mod = nn.LSTM(D, H, seed=0)
-    Wx, Wh, b = FR.lstm_weights_from_torch(
+    Wx, Wh, b = _rec.lstm_weights_from_torch(
         *(p.detach().numpy() for p in (ref.weight_ih_l0, ref.weight_hh_l0, ref.bias_ih_l0, ref.bias_hh_l0)))
     mod.load_state_dict({"Wx": Wx, "Wh": Wh, "b": b})
     x = rng.standard_normal((N, T, D))
@@ -273,23 +273,23 @@ def test_module_reprs_show_sizes():
 def test_wrong_hidden_size_of_h0_names_expected_shape(rng):
     x = rng.standard_normal((N, T, D))
     with pytest.raises(ValueError, match=r"h0 must have shape \(3, 6\)"):
-        FR.lstm_forward(x, np.zeros((N, H + 1)), *weights(rng, 4))
+        _rec.lstm_forward(x, np.zeros((N, H + 1)), *weights(rng, 4))
 
 
 def test_recurrent_matrix_of_wrong_size_is_rejected(rng):
     Wx, Wh, b = weights(rng, 4)
     with pytest.raises(ValueError, match=r"Wh must have shape \(H, 4\*H\)"):
-        FR.lstm_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), Wx, Wh[:, :-4], b)
+        _rec.lstm_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), Wx, Wh[:, :-4], b)
     with pytest.raises(ValueError, match="Wx must have shape"):
-        FR.rnn_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), Wx, Wh[:, :H], b[:H])
+        _rec.rnn_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), Wx, Wh[:, :H], b[:H])
 
 
 def test_input_feature_size_mismatch_is_rejected(rng):
     with pytest.raises(ValueError, match="D=5 features"):
-        FR.gru_forward(rng.standard_normal((N, T, D + 1)), np.zeros((N, H)), *weights(rng, 3), np.zeros(3 * H))
+        _rec.gru_forward(rng.standard_normal((N, T, D + 1)), np.zeros((N, H)), *weights(rng, 3), np.zeros(3 * H))
 
 
-@pytest.mark.parametrize("fn,gates", [(FR.rnn_forward, 1), (FR.lstm_forward, 4)])
+@pytest.mark.parametrize("fn,gates", [(_rec.rnn_forward, 1), (_rec.lstm_forward, 4)])
 def test_sequence_length_zero_is_rejected(fn, gates, rng):
     with pytest.raises(ValueError, match="T=0"):
         fn(np.zeros((N, 0, D)), np.zeros((N, H)), *weights(rng, gates))
@@ -302,9 +302,9 @@ def test_module_rejects_sequence_length_zero():
 
 def test_token_ids_out_of_range_are_rejected():
     with pytest.raises(ValueError, match=r"\[0, 4\).*got values in \[0, 4\]"):
-        FR.word_embedding_forward(np.array([[0, 4]]), np.zeros((4, 2)))
+        _rec.word_embedding_forward(np.array([[0, 4]]), np.zeros((4, 2)))
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
-        FR.temporal_softmax_loss(np.zeros((1, 2, 3)), np.array([[0, -1]]))
+        _rec.temporal_softmax_loss(np.zeros((1, 2, 3)), np.array([[0, -1]]))
     with pytest.raises(TypeError, match="integer token ids"):
         nn.Embedding(4, 2)(np.array([[0.5]]))
 
@@ -312,12 +312,12 @@ def test_token_ids_out_of_range_are_rejected():
 def test_loss_mask_of_wrong_shape_or_dtype_is_rejected():
     x, y = np.zeros((2, 3, 4)), np.zeros((2, 3), dtype=int)
     with pytest.raises(ValueError, match=r"mask must have shape \(2, 3\)"):
-        FR.temporal_softmax_loss(x, y, np.ones((3, 2), dtype=bool))
+        _rec.temporal_softmax_loss(x, y, np.ones((3, 2), dtype=bool))
     with pytest.raises(TypeError, match="boolean"):
-        FR.temporal_softmax_loss(x, y, np.ones((2, 3)))
+        _rec.temporal_softmax_loss(x, y, np.ones((2, 3)))
 
 
 def test_upstream_gradient_of_wrong_shape_is_rejected(rng):
-    h, cache = FR.rnn_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), *weights(rng, 1))
+    h, cache = _rec.rnn_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), *weights(rng, 1))
     with pytest.raises(ValueError, match="dh must have shape"):
-        FR.rnn_backward(h[:, :-1], cache)
+        _rec.rnn_backward(h[:, :-1], cache)
