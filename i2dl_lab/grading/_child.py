@@ -92,6 +92,30 @@ def _code_names(code) -> set[str]:
     return names
 
 
+def _hide(libc, paths) -> str:
+    """Cover course folders (solutions, gradebook, other submissions) with empty read-only mounts."""
+    import ctypes
+
+    MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 4096, 16384, 1 << 18
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return f"course folders not hidden: {os.strerror(ctypes.get_errno())}"
+    hidden, failed = 0, []
+    for path in sorted(set(paths), key=len, reverse=True):
+        if not os.path.lexists(path):
+            continue
+        target = os.fsencode(path)
+        if os.path.isdir(path):
+            rc = libc.mount(b"tmpfs", target, b"tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                            b"size=4k,mode=0555")
+        else:
+            rc = libc.mount(b"/dev/null", target, None, MS_BIND, None)
+        if rc == 0:
+            hidden += 1
+        else:
+            failed.append(f"{path}: {os.strerror(ctypes.get_errno())}")
+    return f"{hidden} course path(s) hidden" + (f"; not hidden: {'; '.join(failed)}" if failed else "")
+
+
 def _apply_sandbox(box: dict) -> dict:
     import ctypes
     import resource
@@ -99,15 +123,18 @@ def _apply_sandbox(box: dict) -> dict:
     report = {}
     os.chdir(box["workdir"])
     # network: a fresh network namespace has only a downed loopback
-    CLONE_NEWNET, CLONE_NEWUSER = 0x40000000, 0x10000000
+    CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS = 0x40000000, 0x10000000, 0x00020000
+    libc = None
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        flags = CLONE_NEWNET if os.geteuid() == 0 else (CLONE_NEWUSER | CLONE_NEWNET)
+        flags = CLONE_NEWNET | CLONE_NEWNS | (0 if os.geteuid() == 0 else CLONE_NEWUSER)
         if libc.unshare(flags) == 0:
             report["network"] = "isolated (empty network namespace)"
+            report["files"] = _hide(libc, box.get("hide") or [])
         else:
             report["network"] = f"not isolated: unshare failed ({os.strerror(ctypes.get_errno())})"
-    except OSError as exc:  # pragma: no cover - platforms without unshare
+            report["files"] = "course folders not hidden (no mount namespace); file permissions apply"
+    except (OSError, AttributeError) as exc:  # pragma: no cover - platforms without unshare
         report["network"] = f"not isolated: {exc}"
     lim = box["limits"]
     for name, value in (("RLIMIT_AS", lim["memory_bytes"]), ("RLIMIT_FSIZE", lim["file_bytes"]),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..progress import progress
@@ -91,6 +91,9 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
     t0 = time.monotonic()
     summary = BatchSummary()
     files = collect(paths)
+    hide = [str(Path(db).resolve().parent)] + ([str(Path(feedback_dir).resolve())] if feedback_dir else [])
+    hide += [str(Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent) for p in paths]
+    cfg = replace(cfg, hide=list(cfg.hide) + hide)
     with Gradebook(db) as book:
         todo = []
         for f in files:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -35,10 +36,13 @@ class Gradebook:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        fresh = not self.path.exists()
         self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
+        if fresh:  # grades are private: only the instructor's account may read them
+            os.chmod(self.path, 0o600)
 
     def close(self) -> None:
         self.conn.close()

@@ -111,6 +111,8 @@ class LabConfig:
     lab_version: str | None = None
     limits: Limits = field(default_factory=Limits)
     notes: list[str] = field(default_factory=list)
+    #: paths the child must not see (solutions, key file, gradebook, submissions), where the OS allows
+    hide: list[str] = field(default_factory=list)
 
 
 def resolve_lab(lab, spec: str | None = None, source=None, secret: bytes | None = None,
@@ -131,6 +133,7 @@ def resolve_lab(lab, spec: str | None = None, source=None, secret: bytes | None 
         cells, _ = parse_notebook(data, sol.name)
         cfg.quiz_key, _ = read_answers(cells)
         cfg.lab_version = sha256(data)[:12]
+        cfg.hide.append(str(sol.parent.resolve()))
     return cfg
 
 
@@ -278,7 +281,7 @@ def _grade_exercises(sub, exercises, cfg: LabConfig, result: dict) -> None:
         job = {"spec": cfg.spec, "units": pl.units, "skip_cells": skip_cells,
                "exercises": [{"id": ex.id, "function": ex.function} for ex in pending],
                "cases": {ex.id: cases[ex.id] for ex in pending}}
-        run = run_child(job, cfg.limits, budget=budget)
+        run = run_child(job, cfg.limits, budget=budget, hide=cfg.hide)
         if run.output:
             result["output"] = (result["output"] + run.output)[-cfg.limits.output_bytes:]
         if run.output_dropped:

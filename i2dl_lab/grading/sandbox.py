@@ -110,7 +110,24 @@ def describe_exit(rc: int, limits: Limits) -> str:
     return f"the process died from {name}: {hint}"
 
 
-def run_child(job: dict, limits: Limits, budget: float | None = None, python: str | None = None) -> ChildRun:
+def hideable(paths) -> tuple[list[str], list[str]]:
+    """Split ``paths`` into those the child may hide and those it must see (they hold Python or the grader)."""
+    keep = [_PKG_ROOT, sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(),
+            str(Path(sys.executable).resolve().parent)]
+    ok, skipped = [], []
+    for p in paths:
+        if not p:
+            continue
+        p = str(Path(p).resolve())
+        if p == "/" or any(k == p or k.startswith(p.rstrip("/") + "/") for k in keep):
+            skipped.append(p)
+        else:
+            ok.append(p)
+    return sorted(set(ok)), sorted(set(skipped))
+
+
+def run_child(job: dict, limits: Limits, budget: float | None = None, python: str | None = None,
+              hide=()) -> ChildRun:
     """Run one child on ``job`` (see :mod:`._child`) and collect its events and output."""
     run = ChildRun()
     t_start = time.monotonic()
@@ -133,7 +150,8 @@ def run_child(job: dict, limits: Limits, budget: float | None = None, python: st
         if root:
             uid = UID_BASE + proc.pid
             os.chown(work, uid, uid)
-        job = dict(job, sandbox={"workdir": work, "uid": uid, "gid": uid, "limits": limits.as_dict()})
+        job = dict(job, sandbox={"workdir": work, "uid": uid, "gid": uid, "limits": limits.as_dict(),
+                                 "hide": hideable(hide)[0]})
         try:
             proc.stdin.write(json.dumps(job, allow_nan=False).encode())
             proc.stdin.close()

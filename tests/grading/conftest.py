@@ -1,0 +1,65 @@
+"""Fixtures of the grader tests: the demo lab 97 (tests/grading/fixtures) graded with short limits."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from i2dl_lab.grading.grader import grade_bytes, resolve_lab
+from i2dl_lab.grading.sandbox import Limits
+
+from .fixtures import demo_lab as D  # noqa: N812 - short alias used throughout
+
+SECRET = b"test-course-secret"
+FULL = 20.0  # 4 + 3 + 3 + 2 exercise points and an 8-point quiz
+
+ROOT = os.geteuid() == 0
+
+
+def fast_limits(**kw) -> Limits:
+    lim = Limits(wall_per_exercise=4.0, wall_per_submission=40.0, startup=40.0, cpu_seconds=30,
+                 memory_bytes=1 << 30)
+    for k, v in kw.items():
+        setattr(lim, k, v)
+    return lim
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """A course folder with the demo solution notebook."""
+    return D.source_dir(tmp_path_factory.mktemp("course"))
+
+
+@pytest.fixture(scope="session")
+def cfg(course):
+    return resolve_lab(D.LAB, spec=D.SPEC, source=course, secret=SECRET, limits=fast_limits())
+
+
+@pytest.fixture
+def grade(cfg):
+    """grade(cells or notebook dict or bytes, name=..., cfg=...) -> result dict."""
+
+    def _grade(sub, name="student.ipynb", config=None):
+        if isinstance(sub, list):
+            sub = D.notebook(sub)
+        data = sub if isinstance(sub, bytes) else D.dumps(sub)
+        return grade_bytes(data, name, config or cfg)
+
+    return _grade
+
+
+def points(result) -> dict:
+    return {e["id"]: e["points"] for e in result["exercises"]}
+
+
+def ex(result, ex_id) -> dict:
+    return next(e for e in result["exercises"] if e["id"] == ex_id)
+
+
+def with_relu(body: str, setup: str = "") -> list:
+    """Solution cells with the relu exercise cell replaced by ``body`` (other exercises stay correct)."""
+    cells = D.solution_cells(relu=body)
+    if setup:
+        cells[1]["source"] += setup
+    return cells

@@ -1,0 +1,150 @@
+"""Scores of whole submissions: full, zero, exactly half, deterministic; malformed files are explained."""
+
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+
+from i2dl_lab.grading.grader import case_seed, grade_bytes, safe_feedback
+from i2dl_lab.grading.release import release_notebook
+from i2dl_lab.grading.submit import submit
+
+from .conftest import FULL, ex, points
+from .fixtures import demo_lab as D  # noqa: N812 - short alias used throughout
+
+WRONG_SCALE = '''class Scale:
+    def __init__(self, factor):
+        self.factor = factor
+
+    def forward(self, x):
+        return x + self.factor
+'''
+
+
+def test_solution_notebook_scores_full_marks(grade):
+    r = grade(D.solution_cells())
+    assert r["status"] == "graded"
+    assert points(r) == {"relu": 4.0, "affine": 3.0, "softmax": 3.0, "scale": 2.0, "quiz": 8.0}
+    assert r["score"] == r["max_score"] == FULL
+    assert ex(r, "relu")["message"] == "all 4 hidden cases passed"
+
+
+def test_released_notebook_scores_zero(grade):
+    student, _ = release_notebook(D.dumps(D.notebook(D.solution_cells())), "97")
+    r = grade(student)
+    assert r["score"] == 0.0 and r["max_score"] == FULL
+    assert ex(r, "relu")["message"] == "0 of 4 hidden cases passed"
+    assert ex(r, "relu")["cases"][0]["feedback"] == "not implemented yet (the cell still raises NotImplementedError)"
+
+
+def test_half_done_notebook_scores_exactly_half(grade):
+    student, _ = release_notebook(D.dumps(D.notebook(D.solution_cells())), "97")
+    done = D.solution_cells()
+    cells = student["cells"]
+    for i in (2, 4, 6):  # relu, affine, softmax solved; scale and the quiz left blank
+        cells[i]["source"] = done[i]["source"]
+    r = grade(student)
+    assert points(r) == {"relu": 4.0, "affine": 3.0, "softmax": 3.0, "scale": 0.0, "quiz": 0.0}
+    assert r["score"] == FULL / 2
+
+
+def test_partly_wrong_exercise_scores_its_share_of_cases(grade):
+    # right on 2-D inputs (hidden case 1), wrong on 1-D ones (case 2): exactly half of 2 points
+    body = D.SCALE.replace("return x * self.factor", "return x * self.factor if x.ndim == 2 else x")
+    r = grade(D.solution_cells(scale=body))
+    assert [c["passed"] for c in ex(r, "scale")["cases"]] == [True, False]
+    assert ex(r, "scale")["points"] == 1.0 and ex(r, "scale")["message"] == "1 of 2 hidden cases passed"
+    assert r["score"] == FULL - 1.0
+    r = grade(D.solution_cells(scale=WRONG_SCALE))
+    assert ex(r, "scale")["points"] == 0.0
+    assert "values differ (relative error" in ex(r, "scale")["cases"][0]["feedback"]
+
+
+def test_same_notebook_graded_twice_gets_the_same_score_and_inputs(grade, cfg):
+    body = D.SCALE.replace("return x * self.factor", "return x * self.factor if x.ndim == 2 else x")
+    cells = D.solution_cells(scale=body)
+    a, b = grade(cells), grade(cells)
+    assert a["score"] == b["score"]
+    assert [c["passed"] for c in ex(a, "scale")["cases"]] == [c["passed"] for c in ex(b, "scale")["cases"]]
+    s1 = case_seed(cfg.secret, "97", "relu", "a" * 64)
+    assert s1 == case_seed(cfg.secret, "97", "relu", "a" * 64)
+    assert s1 != case_seed(cfg.secret, "97", "relu", "b" * 64) != case_seed(b"other", "97", "relu", "a" * 64)
+
+
+def test_quiz_follows_the_seed_rules(grade):
+    # q1 right (+2), q2 wrong (-1), q3 "AB" for key "AC": one wrong pick and one missed -> 4 - 2*2 = 0
+    r = grade(D.solution_cells(quiz='ANSWERS = {"q1": True, "q2": True, "q3": "AB"}\n'))
+    assert ex(r, "quiz")["points"] == 1.0
+    r = grade(D.solution_cells(quiz='ANSWERS = {"q1": True, "q2": None, "q3": "A"}\n'))
+    assert ex(r, "quiz")["points"] == 4.0  # 2 + 0 + (4 - 2)
+    r = grade(D.solution_cells(quiz='ANSWERS = {"q1": False, "q2": True, "q3": ""}\n'))
+    assert ex(r, "quiz")["points"] == 0.0  # -2 floored at 0 for the section
+    r = grade(D.solution_cells(quiz='ANSWERS = dict(q1=True)\n'))
+    assert ex(r, "quiz")["points"] == 0.0 and "not a plain dict literal" in ex(r, "quiz")["notes"][0]
+
+
+@pytest.mark.parametrize("data, message", [
+    (b"{\"cells\": [", "not valid JSON (line 1, column 12"),
+    (b"", "the file is empty"),
+    (b"\xff\xfe{\"cells\": []}", "not UTF-8"),
+    (json.dumps({"cells": [], "nbformat": 3}).encode(), "notebook format 3 is not supported"),
+    (json.dumps({"cells": [], "nbformat": 4}).encode(), "the notebook has no cells"),
+    (json.dumps([1, 2]).encode(), "not a Jupyter notebook"),
+    (json.dumps(D.notebook(D.solution_cells(), lab="05")).encode(), "belongs to lab 05, not lab 97"),
+])
+def test_unreadable_submissions_are_rejected_with_a_reason(grade, data, message):
+    r = grade(data, name="broken.ipynb")
+    assert r["status"] == "rejected" and r["score"] == 0.0 and r["max_score"] == FULL
+    assert message in r["message"]
+    assert all(e["points"] == 0.0 for e in r["exercises"])
+
+
+def _zip(entries: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_submit_zip_grades_like_the_notebook(tmp_path, cfg):
+    nb = tmp_path / "97_demo.ipynb"
+    D.write(nb, D.notebook(D.solution_cells()))
+    z = submit(nb, out=tmp_path / "submissions", student="ada")
+    assert z.parent.name == "submissions" and z.name.startswith("ada_97_")
+    with zipfile.ZipFile(z) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["lab"] == "97" and manifest["student"] == "ada" and len(manifest["sha256"]) == 64
+    r = grade_bytes(z.read_bytes(), z.name, cfg)
+    assert r["score"] == FULL and r["student"] == "ada" and r["submitted_at"] == manifest["time"]
+
+
+@pytest.mark.parametrize("entries, message", [
+    ({"../../etc/evil.ipynb": "{}", "manifest.json": "{}"}, "unsafe path '../../etc/evil.ipynb'"),
+    ({"/abs.ipynb": "{}"}, "unsafe path '/abs.ipynb'"),
+    ({"a.ipynb": "{}", "b.ipynb": "{}"}, "expected exactly one .ipynb in the zip, found 2"),
+    ({"a.ipynb": D.dumps(D.notebook(D.solution_cells())), "manifest.json": json.dumps({"sha256": "0" * 64})},
+     "does not match the checksum in its manifest"),
+])
+def test_bad_zips_are_rejected(grade, entries, message):
+    r = grade(_zip(entries), name="sub.zip")
+    assert r["status"] == "rejected" and r["score"] == 0.0
+    assert message in r["message"]
+
+
+def test_zip_bomb_is_rejected_without_unpacking_it(grade):
+    bomb = _zip({"a.ipynb": b"0" * (64 * 2**20)})  # 64 MiB of zeros in ~64 KiB
+    assert len(bomb) < 2**20
+    r = grade(bomb, name="bomb.zip")
+    assert r["status"] == "rejected" and "zip bomb" in r["message"]
+
+
+def test_safe_feedback_names_the_problem_without_values():
+    e = np.array([[0.123456, 2.0]])
+    assert safe_feedback(e, np.zeros((2, 1))) == "output has shape (2, 1), expected shape (1, 2)"
+    assert safe_feedback(e, np.array([[np.nan, 2.0]])) == "output contains NaN or inf"
+    msg = safe_feedback(e, np.array([[0.5, 2.0]]))
+    assert msg.startswith("values differ (relative error") and "0.123" not in msg
+    assert safe_feedback((e, 1.0), (e,)) == "expected a tuple of 2 values, got 1"
