@@ -111,6 +111,9 @@ def backprop_bound_norms(W, n: int, activation: str = "sigmoid", vector=None) ->
 def hidden_state_jacobians(cell: str, x, params, h0=None, wrt: str = "h") -> np.ndarray:
     """Exact Jacobians ``dh_T / dh_k`` (or ``dh_T / dc_k`` for the LSTM) for k = 0..T.
 
+    The state at step k is ``h_k`` (and ``c_k``); each Jacobian perturbs one part of it and
+    holds the other fixed (for k < T).
+
     Backpropagates the H unit vectors through the whole sequence at once: the sequence is
     repeated H times as a batch, and row j of the upstream gradient is ``e_j``, so row j
     of the gradient reaching ``h_k`` is ``dh_T[j] / dh_k``.
