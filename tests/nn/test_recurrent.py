@@ -321,3 +321,25 @@ def test_upstream_gradient_of_wrong_shape_is_rejected(rng):
     h, cache = _rec.rnn_forward(rng.standard_normal((N, T, D)), np.zeros((N, H)), *weights(rng, 1))
     with pytest.raises(ValueError, match="dh must have shape"):
         _rec.rnn_backward(h[:, :-1], cache)
+
+
+# ----------------------------------------------------------------------------- the Trainer's sequence path
+def test_sequence_model_trains_through_the_trainer_with_gradient_clipping():
+    from i2dl_lab.nn.optim import Adam
+    from i2dl_lab.train import Trainer
+
+    text = np.tile([0, 1, 2, 3, 2, 1], 300)  # the next token is determined by the previous two
+    X = np.stack([text[i : i + 12] for i in range(0, 1500, 3)])
+    Y = np.stack([text[i + 1 : i + 13] for i in range(0, 1500, 3)])
+    model = nn.Sequential(nn.Embedding(4, 8, seed=0), nn.LSTM(8, 16, seed=1), nn.TemporalAffine(16, 4, seed=2))
+    trainer = Trainer(model, _rec.temporal_softmax_loss, Adam(model, lr=1e-2), (X, Y), epochs=3, batch_size=32,
+                      grad_clip=("norm", 1.0), verbose=False,
+                      metric=lambda scores, y: float(np.mean(scores.argmax(-1) == y)))
+    history = trainer.fit()
+    assert history["loss"][-1] < 0.2 * history["loss"][0]
+    assert history["train_acc"][-1] > 0.95
+
+
+def test_token_ids_stored_as_whole_floats_are_accepted():
+    out, _ = _rec.word_embedding_forward(np.array([[2.0, 0.0]]), np.arange(6.0).reshape(3, 2))
+    np.testing.assert_array_equal(out, [[[4, 5], [0, 1]]])

@@ -545,8 +545,11 @@ def gru_weights_from_torch(weight_ih, weight_hh, bias_ih, bias_hh):
 # ----------------------------------------------------------------------------- embeddings
 def _check_token_ids(name: str, x, V: int) -> np.ndarray:
     x = np.asarray(x)
+    if np.issubdtype(x.dtype, np.floating) and np.all(np.mod(x, 1) == 0):
+        x = x.astype(np.int64)  # whole numbers stored as floats (a Trainer casts inputs to float)
     if not np.issubdtype(x.dtype, np.integer):
-        raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}")
+        raise TypeError(f"{name} must hold integer token ids, got dtype {x.dtype}"
+                        + (" with non-integer values" if np.issubdtype(x.dtype, np.floating) else ""))
     if x.size and (x.min() < 0 or x.max() >= V):
         raise ValueError(
             f"{name} must hold token ids in [0, {V}) for a vocabulary of size V={V}, "
