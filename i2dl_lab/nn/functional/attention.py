@@ -374,6 +374,17 @@ def transformer_block_forward(x, params, num_heads, attn_mask=None, key_padding_
 
     Returns:
         out (N, T, D); cache.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> D, F = 8, 16
+        >>> p = {n: 0.1 * rng.normal(size=(D, D) if n[0] == "W" else D) for n in MHA_PARAM_NAMES}
+        >>> p.update(W1=0.1 * rng.normal(size=(D, F)), b1=np.zeros(F), W2=0.1 * rng.normal(size=(F, D)),
+        ...          b2=np.zeros(D), gamma1=np.ones(D), beta1=np.zeros(D), gamma2=np.ones(D), beta2=np.zeros(D))
+        >>> out, cache = transformer_block_forward(rng.normal(size=(2, 5, D)), p, num_heads=2, is_causal=True)
+        >>> dx, grads = transformer_block_backward(np.ones_like(out), cache)
+        >>> out.shape, sorted(grads) == sorted(TRANSFORMER_PARAM_NAMES)
+        ((2, 5, 8), True)
     """
     x = as_float_array("x", x)
     check_ndim("x", x, 3, "(N, T, D)")

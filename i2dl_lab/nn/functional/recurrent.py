@@ -363,6 +363,14 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
 
     Returns:
         dx (N, T, D), dh0 (N, H), dWx (D, 4H), dWh (H, 4H), db (4H,) [, dc0 (N, H)].
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> x, Wx, Wh = rng.normal(size=(2, 5, 3)), rng.normal(size=(3, 16)), rng.normal(size=(4, 16))
+        >>> h, cache = lstm_forward(x, np.zeros((2, 4)), Wx, Wh, np.zeros(16))
+        >>> dx, dh0, dWx, dWh, db = lstm_backward(np.ones_like(h), cache)
+        >>> dx.shape, dWh.shape
+        ((2, 5, 3), (4, 16))
     """
     xt, h0, c0, Wx, Wh = cache["xt"], cache["h0"], cache["c0"], cache["Wx"], cache["Wh"]
     gates, c, tc, h, N, T = cache["gates"], cache["c"], cache["tc"], cache["h"], cache["N"], cache["T"]
@@ -469,6 +477,13 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
 
     Returns:
         h: hidden states (N, T, H); cache.
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> h, _ = gru_forward(rng.normal(size=(2, 5, 3)), np.zeros((2, 4)), rng.normal(size=(3, 12)),
+        ...                    rng.normal(size=(4, 12)), np.zeros(12), np.zeros(12))
+        >>> h.shape
+        (2, 5, 4)
     """
     names = ("x", "h0", "Wx", "Wh", "bx", "bh")
     x, h0, Wx, Wh, bx, bh = (_float(n, a) for n, a in zip(names, (x, h0, Wx, Wh, bx, bh)))
