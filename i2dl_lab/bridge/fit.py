@@ -279,7 +279,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, hparams: dict | N
         "hparams": dict(hparams or {}),
         "metrics": dict(metrics or {}),
         "epoch": epoch,
-        "torch_version": torch.__version__,
+        "torch_version": str(torch.__version__),
     }
     if optimizer is not None:
         ckpt["optimizer"] = optimizer.state_dict()
