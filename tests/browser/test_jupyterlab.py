@@ -61,6 +61,10 @@ def jupyterlab(tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTERLAB_SETTINGS_DIR=str(tmp_path / "settings"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "ws"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"))
+    # No "fetch Jupyter news?" toast over the screenshot (and no attempt to reach the network).
+    notif = tmp_path / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notif.parent.mkdir(parents=True)
+    notif.write_text('{"fetchNews": "false", "checkForUpdates": false}')
     env.pop("CI", None)  # the kernel should behave like a student's (live widgets, not CI mode)
     cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
            f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}", "--ServerApp.open_browser=False",
@@ -157,8 +161,15 @@ def test_lab04_runs_in_jupyterlab_and_slider_redraws_plot(jupyterlab, tmp_path):
             page.keyboard.press("ArrowRight")
         page.wait_for_function(f"(before) => JSON.stringify(({_PLOT_IMAGES})()) !== JSON.stringify(before)",
                                arg=before, timeout=60_000)
-        page.wait_for_timeout(500)
-        after = page.evaluate(_PLOT_IMAGES)
+        # Each key press queues a redraw: wait until the kernel is idle and the plot stops changing.
+        after = None
+        for _ in range(60):
+            page.wait_for_function(f"() => ({_CELL_STATE})().busy === 'idle'", timeout=60_000)
+            page.wait_for_timeout(700)
+            current = page.evaluate(_PLOT_IMAGES)
+            if current == after:
+                break
+            after = current
         shot = tmp_path / "lab04_after_slider.png"
         page.screenshot(path=str(shot), full_page=False)
         shutil.copy(shot, ARTIFACTS / shot.name)
