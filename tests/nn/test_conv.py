@@ -156,6 +156,13 @@ def test_conv_bad_shapes_and_types_raise(rng):
         F.conv_forward(x.astype(complex), w, np.zeros(2), {"stride": 1, "pad": 0})
 
 
+def test_conv_backward_rejects_dout_of_the_wrong_shape(rng):
+    out, cache = F.conv_forward(rng.standard_normal((2, 1, 5, 5)), rng.standard_normal((3, 1, 3, 3)), np.zeros(3),
+                                {"stride": 1, "pad": 1})
+    with pytest.raises(ValueError, match=r"shape \(2, 3, 5, 5\), got \(2, 3, 4, 4\)"):
+        F.conv_backward(np.zeros((2, 3, 4, 4)), cache)
+
+
 def test_conv_output_size_formula():
     assert F.conv_output_size(32, 5, 1, 2) == 32
     assert F.conv_output_size(7, 3) == 5

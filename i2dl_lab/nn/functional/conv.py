@@ -195,9 +195,10 @@ def conv_backward(dout, cache):
     F, _, HH, WW = w.shape
     _, K, P = cols.shape
     dout = np.asarray(dout)
-    Ho, Wo = dout.shape[2], dout.shape[3]
-    if dout.shape != (N, F, Ho, Wo) or Ho * Wo != P:
-        raise ValueError(f"dout must have the forward output's shape {(N, F) + (-1, -1)}, got {dout.shape}")
+    Ho = conv_output_size(H, HH, stride, pad, axis="height")
+    Wo = conv_output_size(W, WW, stride, pad, axis="width")
+    if dout.shape != (N, F, Ho, Wo):
+        raise ValueError(f"dout must have the forward output's shape {(N, F, Ho, Wo)}, got {dout.shape}")
     dout3 = dout.reshape(N, F, P)
     db = dout3.sum(axis=2).sum(axis=0)
     # dw = sum_n dout_n (F, P) @ cols_n^T (P, K); matmul reads the transpose without copying.

@@ -365,7 +365,8 @@ def local_response_norm_forward(x, lrn_param=None):
     ``out[:, c] = x[:, c] / (k + alpha / size * sum_{c' near c} x[:, c']^2) ** beta`` where the
     window holds ``size`` channels: ``size // 2`` before ``c`` and ``(size - 1) // 2`` after it,
     cut at the edges (exactly ``torch.nn.functional.local_response_norm``). The layer has no
-    trainable parameters and keeps the shape of its input.
+    trainable parameters and keeps the shape of its input. The "local neighbourhood" of the
+    lecture is taken across adjacent channels at the same pixel, as in AlexNet, VGG and torch.
 
     Args:
         x: ``(N, C, ...)``.
