@@ -171,3 +171,46 @@ def test_shorthand_parsing():
     assert arch.parse_layer("FC4096").out_features == 4096
     rows = arch.layer_stats("CONV3-4 BN RELU LRN", (2, 5, 5))
     assert [r.params for r in rows] == [0, 4 * 2 * 9 + 4, 8, 0, 0]
+
+
+# ----------------------------------------------------------------------------- more exam answers
+# Lecture slides and past exams in the seeds: (input H=W, kernel, stride, pad) -> output H=W.
+@pytest.mark.parametrize(
+    "size, kernel, stride, pad, expected",
+    [
+        (32, 5, 1, 2, 32),  # slides: 32x32x3, 10 filters 5x5, stride 1, pad 2 -> 32x32x10
+        (26, 7, 3, 1, 8),  # exam: floor((26 - 7 + 2*1) / 3) + 1 = 8 -> 8x8x5
+        (28, 5, 3, 2, 10),  # exam 2.6: (28 + 2*2 - 5) / 3 + 1 = 10 -> 6x10x10
+        (32, 6, 2, 1, 15),  # optional exam question: 8 filters 6x6, stride 2, pad 1 on 32x32x32
+        (64, 4, 2, 1, 32),  # Cityscapes exam: conv1 gives 50x32x32
+    ],
+)
+def test_seed_exam_output_sizes(size, kernel, stride, pad, expected):
+    assert arch.conv_output_size(size, kernel, stride, pad) == expected
+
+
+def test_seed_exam_parameter_counts():
+    assert arch.conv_params(3, 10, 5) == 760  # "each filter has 5x5x3 + 1 = 76 params -> 760"
+    assert arch.conv_params(3, 5, 4) == 245  # exam 2.7: 3x(4x4)x5 + 5
+    assert nn.Conv2d(3, 4, 5, seed=0).W.shape == (4, 3, 5, 5)  # "4 filters, kernel 5, RGB": (4, 3, 5, 5)
+
+
+def test_seed_exam_problem_4_network_on_80x80_rgb():
+    def block(cin, cout, seed):
+        return [nn.Conv2d(cin, cout, 3, padding=1, seed=seed), nn.MaxPool2d(2), nn.BatchNorm2d(cout), nn.ReLU()]
+
+    layers = [*block(3, 8, 0), *block(8, 16, 1), *block(16, 32, 2), nn.Flatten(), nn.Linear(3200, 4, seed=3)]
+    model = nn.Sequential(*layers)
+    rows = arch.layer_stats(model, (3, 80, 80))
+    assert rows[-2].output_shape == (3200,)  # 4.2: x = 10 x 10 x 32 = 3200
+    assert rows[1].params == 224  # 4.4: 3x3x3x8 + 8
+    assert sum(r.params for r in rows if "BatchNorm" in r.name) == 112  # 4.5: 2*(8 + 16 + 32)
+    assert rows[-1].params == 4 * 3200 + 4  # 4.1: 4x + 4
+
+
+def test_seed_exam_receptive_fields():
+    assert arch.receptive_field([(3, 1)] * 3) == 7  # "1x1 -> 3x3 -> 5x5 -> 7x7"
+    # Cityscapes exam 3.2: conv 4x4 stride 2, then 2x2 max pool: one pixel sees 6x6
+    assert arch.receptive_field("CONV4-50/s2/p1 POOL2") == 6
+    rows = arch.layer_stats("CONV4-50/s2/p1 POOL2", (3, 64, 64))
+    assert [r.output_shape for r in rows[1:]] == [(50, 32, 32), (50, 16, 16)]
