@@ -240,8 +240,9 @@ def check_module(module, x, seed: int = 0, h: float = 1e-5) -> GradReport:
     """Check a Module's ``backward`` (input gradient and every parameter gradient) numerically.
 
     Works on containers (``Sequential``): parameters are named by their dotted keys. The
-    module's parameters and gradients are restored afterwards. Use float64 parameters and put
-    stochastic layers (dropout) in ``eval()`` mode or seed them, or the check will fail.
+    module's parameters, gradients and buffers (batch-norm running statistics, which every
+    training-mode forward pass updates) are restored afterwards. Use float64 parameters and
+    put stochastic layers (dropout) in ``eval()`` mode, or the check will fail.
 
     Args:
         module: a :class:`i2dl_lab.nn.Module`.
@@ -258,6 +259,8 @@ def check_module(module, x, seed: int = 0, h: float = 1e-5) -> GradReport:
     x = np.array(x, dtype=np.float64)
     saved_params = {k: p.copy() for k, p in params.items()}
     saved_grads = {k: g.copy() for k, g in module.grads.items()}
+    buffers = getattr(module, "buffers", {})
+    saved_buffers = {k: np.copy(b) for k, b in buffers.items()}
     try:
         out = module.forward(x)
         dout = np.random.default_rng(seed).standard_normal(np.shape(out))
@@ -278,3 +281,5 @@ def check_module(module, x, seed: int = 0, h: float = 1e-5) -> GradReport:
             p[...] = saved_params[k]
         for k, g in module.grads.items():
             g[...] = saved_grads[k]
+        for k, b in buffers.items():
+            b[...] = saved_buffers[k]

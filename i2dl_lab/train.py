@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from .nn._checks import as_float_array, check_positive
+from .nn._checks import as_float_array, check_int, check_positive
 from .nn.optim import clip_grad_norm, clip_grad_value
 from .progress import progress
 
@@ -73,12 +73,6 @@ def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     if pred.shape != y.shape:
         raise ValueError(f"accuracy: {pred.shape[0]} predictions but y has shape {y.shape}")
     return float(np.mean(pred == y))
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_data(name: str, data) -> tuple[np.ndarray, np.ndarray]:
@@ -183,12 +177,12 @@ class Trainer:
         self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
         self.X_train, self.y_train = _check_data("train_data", train_data)
         self.X_val, self.y_val = _check_data("val_data", val_data) if val_data is not None else (None, None)
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self.epochs = _check_int("epochs", epochs, 1)
-        self.eval_batch_size = _check_int("eval_batch_size", eval_batch_size, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.eval_batch_size = check_int("eval_batch_size", eval_batch_size, 1)
         self.grad_clip = _parse_clip(grad_clip)
         if early_stopping_patience is not None:
-            early_stopping_patience = _check_int("early_stopping_patience", early_stopping_patience, 1)
+            early_stopping_patience = check_int("early_stopping_patience", early_stopping_patience, 1)
             if val_data is None:
                 raise ValueError("early_stopping_patience needs val_data to monitor")
         self.early_stopping_patience = early_stopping_patience
@@ -205,7 +199,7 @@ class Trainer:
             raise TypeError(f"metric must be 'accuracy', a callable or None, got {type(metric).__name__}")
         self.metric = metric
         if num_train_samples is not None:
-            num_train_samples = _check_int("num_train_samples", num_train_samples, 1)
+            num_train_samples = check_int("num_train_samples", num_train_samples, 1)
         self.num_train_samples = num_train_samples
         self.seed, self.verbose = seed, bool(verbose)
         self.rng = np.random.default_rng(seed)
@@ -245,7 +239,7 @@ class Trainer:
     def _outputs(self, X, batch_size: int | None = None) -> np.ndarray:
         """Model outputs for all rows of ``X`` in evaluation mode (mode restored after)."""
         X = as_float_array("X", X)
-        bs = self.eval_batch_size if batch_size is None else _check_int("batch_size", batch_size, 1)
+        bs = self.eval_batch_size if batch_size is None else check_int("batch_size", batch_size, 1)
         was_training = getattr(self.model, "training", True)
         self.model.eval()
         try:

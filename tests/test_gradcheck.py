@@ -141,3 +141,18 @@ def test_check_module_catches_a_wrong_parameter_gradient(rng):
 def test_check_module_refuses_float32_parameters(rng):
     with pytest.raises(ValueError, match="needs float64 parameters.*'W' has dtype float32"):
         check_module(nn.Linear(2, 2, seed=0, dtype=np.float32), rng.standard_normal((1, 2)))
+
+
+def test_check_module_through_batchnorm_restores_the_running_statistics(rng):
+    # no bias before batch norm: its true gradient is 0, and a relative error against 0 is only noise
+    model = nn.Sequential(nn.Linear(3, 4, bias=False, seed=0), nn.BatchNorm1d(4), nn.Tanh(), nn.Linear(4, 2, seed=1))
+    model.train()
+    x = rng.standard_normal((6, 3))
+    before = {k: b.copy() for k, b in model.buffers.items()}
+    report = check_module(model, x)
+    assert {"0.W", "1.gamma", "1.beta", "3.W"} <= set(report)
+    report.assert_ok(1e-7)
+    for k, b in model.buffers.items():
+        np.testing.assert_array_equal(b, before[k], err_msg=k)
+    model(x)  # the check above ran hundreds of such passes, each of which moves the statistics
+    assert not np.array_equal(model.buffers["1.running_mean"], before["1.running_mean"])

@@ -1,5 +1,6 @@
 """The NumPy Trainer: accuracy on digits, early stopping, divergence, reproducibility, schedules."""
 
+import re
 import time
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from i2dl_lab.nn import CrossEntropyLoss, Linear, Module, ReLU, Sequential
+from i2dl_lab.nn import BatchNorm1d, CrossEntropyLoss, Dropout, Linear, Module, ReLU, Sequential
 from i2dl_lab.nn.losses import mse_loss, softmax_loss
 from i2dl_lab.nn.lr_scheduler import CosineAnnealingLR, StepLR, step_lr
 from i2dl_lab.nn.optim import SGD, Adam
@@ -240,3 +241,69 @@ def test_loss_fn_with_wrong_return_is_explained(sign_task):
     trainer = Trainer(model, lambda s, y: 1.0, SGD(model, lr=0.1), train, verbose=False)
     with pytest.raises(TypeError, match=r"loss_fn must return \(loss, dscores\)"):
         trainer.fit()
+
+
+# ------------------------------------------------------------------ progress output under CI / papermill
+def _fit_verbose(sign_task):
+    train, _ = sign_task
+    model = mlp()
+    # 300 rows / 50 = 6 iterations per epoch, 2 epochs: 12 iterations
+    Trainer(model, softmax_loss, SGD(model, lr=0.1), train, batch_size=50, epochs=2, verbose=True).fit()
+
+
+@pytest.mark.parametrize("env", ["CI", "I2DL_PLAIN_PROGRESS"])
+def test_progress_is_plain_lines_under_ci_or_papermill_even_on_a_terminal(sign_task, capsys, monkeypatch, env):
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("I2DL_PLAIN_PROGRESS", raising=False)
+    monkeypatch.setenv(env, "1")
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)  # a terminal would otherwise get a live bar
+    _fit_verbose(sign_task)
+    captured = capsys.readouterr()
+    assert "\r" not in captured.out and "\r" not in captured.err
+    progress_lines = [line for line in captured.out.splitlines() if line.startswith("training: ")]
+    assert progress_lines[-1].startswith("training: 12/12 (100%)")
+    assert all(re.fullmatch(r"training: \d+/12 \(\d+%\).*", line) for line in progress_lines)
+    assert len(progress_lines) >= 4  # a line every quarter, not one per iteration
+    assert "epoch 1/2: train loss" in captured.out and "epoch 2/2: train loss" in captured.out
+
+
+def test_progress_is_a_live_tqdm_bar_on_a_terminal_outside_ci(sign_task, capsys, monkeypatch):
+    """The control for the test above: without CI/papermill the same run redraws a tqdm bar."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("I2DL_PLAIN_PROGRESS", raising=False)
+    monkeypatch.setattr("sys.stdout.isatty", lambda: True)
+    _fit_verbose(sign_task)
+    captured = capsys.readouterr()
+    assert "\r" in captured.err and "12/12" in captured.err
+    assert not any(line.startswith("training: ") and "/12 (" in line for line in captured.out.splitlines())
+
+
+# ------------------------------------------------------------------ batch norm and dropout inside the Trainer
+def bn_dropout_mlp(seed=0):
+    return Sequential(Linear(5, 16, seed=seed), BatchNorm1d(16), ReLU(), Dropout(0.3, seed=seed),
+                      Linear(16, 2, seed=seed + 1))
+
+
+def test_trainer_with_batchnorm_and_dropout_evaluates_in_eval_mode_and_restores_buffers(sign_task):
+    train, val = sign_task
+    model = bn_dropout_mlp()
+    trainer = Trainer(model, softmax_loss, Adam(model, lr=1e-2), train, val, batch_size=32, epochs=20,
+                      early_stopping_patience=2, verbose=False)
+    h = trainer.fit()
+    assert h["stopped_early"]
+    assert model.training and all(m.training for _, m in model.named_modules())
+    # evaluation is deterministic (dropout off, running statistics used) and leaves the buffers alone
+    buffers = {k: b.copy() for k, b in model.buffers.items()}
+    scores = trainer.predict_scores(val[0])
+    np.testing.assert_array_equal(trainer.predict_scores(val[0]), scores)
+    for k, b in model.buffers.items():
+        np.testing.assert_array_equal(b, buffers[k], err_msg=k)
+    assert model.training, "evaluation switches back to training mode"
+    best = h["best_epoch"]
+    assert trainer.check_accuracy(*val) == pytest.approx(h["val_acc"][best - 1])
+    # parameters AND running statistics are those of an identical run stopped after the best epoch
+    again = bn_dropout_mlp()
+    Trainer(again, softmax_loss, Adam(again, lr=1e-2), train, val, batch_size=32, epochs=best, verbose=False).fit()
+    assert set(again.state_dict()) == set(model.state_dict()) and "1.running_mean" in model.state_dict()
+    for key, value in again.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)

@@ -78,3 +78,16 @@ def check_range(name: str, value: float, low: float, high: float, *, high_inclus
     if not ok:
         bracket = "]" if high_inclusive else ")"
         raise ValueError(f"{name} must be in [{low}, {high}{bracket}, got {value!r}")
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int``, or raise ValueError unless it is an integer >= ``minimum``.
+
+    Booleans are refused (``True`` is not a batch size).
+
+    >>> check_int("epochs", 3)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)

@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 
 from . import losses as _losses
-from ._checks import as_float_array, check_labels, check_positive
+from ._checks import as_float_array, check_int, check_labels, check_positive
+from .functional.core import sigmoid
 from .init import as_rng
 
 __all__ = [
@@ -84,18 +85,12 @@ class KNearestNeighbor:
     """
 
     def __init__(self, k: int = 1, metric: str = "l2") -> None:
-        self.k = self._check_k(k)
+        self.k = check_int("k", k)
         if metric not in ("l1", "l2"):
             raise ValueError(f"metric must be 'l1' or 'l2', got {metric!r}")
         self.metric = metric
         self.X_train: np.ndarray | None = None
         self.y_train: np.ndarray | None = None
-
-    @staticmethod
-    def _check_k(k) -> int:
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {k!r}")
-        return int(k)
 
     def fit(self, X, y) -> KNearestNeighbor:
         """Memorise the training data ``X`` (N, D) and labels ``y`` (N,); returns ``self``."""
@@ -193,7 +188,7 @@ class KNearestNeighbor:
         """
         if self.y_train is None:
             raise RuntimeError("KNearestNeighbor: call fit(X, y) before predicting")
-        k = self.k if k is None else self._check_k(k)
+        k = self.k if k is None else check_int("k", k)
         dists = np.asarray(dists)
         N = self.y_train.shape[0]
         if dists.ndim != 2 or dists.shape[1] != N:
@@ -396,9 +391,7 @@ class LinearClassifier:
         num_iters = self.num_iters if num_iters is None else num_iters
         batch_size = self.batch_size if batch_size is None else batch_size
         check_positive("learning_rate", lr)
-        for name, v in (("num_iters", num_iters), ("batch_size", batch_size)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        num_iters, batch_size = check_int("num_iters", num_iters), check_int("batch_size", batch_size)
         Xd = self._design(X)
         y = _int_labels(y, Xd.shape[0])
         rng = as_rng(self.seed)
@@ -547,8 +540,7 @@ class LinearRegression:
             stored in ``loss_history_``.
         """
         check_positive("lr", lr)
-        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
-            raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+        iterations = check_int("iterations", iterations)
         X, y = _xy_regression(X, y)
         N, D = X.shape
         rng = as_rng(seed)
@@ -618,8 +610,7 @@ class LogisticRegression:
 
     def __init__(self, lr: float = 0.5, iterations: int = 1000, reg: float = 0.0) -> None:
         check_positive("lr", lr)
-        if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 1:
-            raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+        check_int("iterations", iterations)
         if not np.isscalar(reg) or reg < 0:
             raise ValueError(f"reg must be a non-negative number, got {reg!r}")
         self.lr, self.iterations, self.reg = float(lr), int(iterations), float(reg)
@@ -661,9 +652,7 @@ class LogisticRegression:
 
     def predict_proba(self, X) -> np.ndarray:
         """``P(y = 1 | x)`` for each row, shape (N,) (scikit-learn returns (N, 2): ``[1 - p, p]``)."""
-        z = self.decision_function(X)
-        e = np.exp(-np.abs(z))  # stable sigmoid: exp of a non-positive number only
-        return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+        return sigmoid(self.decision_function(X))
 
     def predict(self, X) -> np.ndarray:
         """0/1 labels (N,): 1 where the probability is at least 0.5."""

@@ -115,13 +115,13 @@ def calculate_gain(nonlinearity: str = "relu", param: float | None = None) -> fl
     raise ValueError(f"unknown nonlinearity {nonlinearity!r}; expected one of {known}")
 
 
-def zeros(shape, dtype=np.float64) -> np.ndarray:
-    """All zeros (biases)."""
+def zeros(shape, rng=None, dtype=np.float64) -> np.ndarray:
+    """All zeros (biases). ``rng`` is accepted and ignored, so every initialiser shares one signature."""
     return np.zeros(_shape(shape), dtype=dtype)
 
 
-def ones(shape, dtype=np.float64) -> np.ndarray:
-    """All ones (batch-norm scale)."""
+def ones(shape, rng=None, dtype=np.float64) -> np.ndarray:
+    """All ones (batch-norm scale). ``rng`` is accepted and ignored, as in :func:`zeros`."""
     return np.ones(_shape(shape), dtype=dtype)
 
 
@@ -192,16 +192,31 @@ def kaiming_uniform(
 
 _BY_NAME = {
     "zeros": zeros,
+    "ones": ones,
     "small_normal": small_normal,
     "xavier_normal": xavier_normal,
     "xavier_uniform": xavier_uniform,
     "kaiming_normal": kaiming_normal,
     "kaiming_uniform": kaiming_uniform,
+    # the same initialisers under the names other libraries use (Glorot = Xavier, He = Kaiming)
+    "glorot_normal": xavier_normal,
+    "glorot_uniform": xavier_uniform,
+    "he_normal": kaiming_normal,
+    "he_uniform": kaiming_uniform,
 }
 
 
 def get_initializer(init):
-    """Look up an initialiser by name, or pass a callable ``f(shape, rng=..., dtype=...)`` through."""
+    """Look up an initialiser by name, or pass a callable ``f(shape, rng=..., dtype=...)`` through.
+
+    Names: ``zeros``, ``ones``, ``small_normal``, ``xavier_normal``/``glorot_normal``,
+    ``xavier_uniform``/``glorot_uniform``, ``kaiming_normal``/``he_normal``,
+    ``kaiming_uniform``/``he_uniform``.
+
+    Example:
+        >>> get_initializer("he_normal") is kaiming_normal
+        True
+    """
     if callable(init):
         return init
     if isinstance(init, str) and init in _BY_NAME:

@@ -52,6 +52,18 @@ __all__ = [
 ]
 
 
+def _positive_int(cls: str, name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _generator(cls: str, rng, seed) -> np.random.Generator:
+    if rng is not None and seed is not None:
+        raise ValueError(f"{cls}: pass either rng or seed, not both")
+    return _init.as_rng(rng if rng is not None else seed)
+
+
 def _need_cache(module: Module, cache):
     if cache is None:
         raise RuntimeError(f"{type(module).__name__}.backward called before forward")
@@ -102,13 +114,10 @@ class Linear(Module):
         dtype=np.float64,
     ) -> None:
         super().__init__()
-        for name, v in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-                raise ValueError(f"Linear: {name} must be a positive int, got {v!r}")
-        if rng is not None and seed is not None:
-            raise ValueError("Linear: pass either rng or seed, not both")
-        gen = _init.as_rng(rng if rng is not None else seed)
-        self.in_features, self.out_features, self.use_bias = int(in_features), int(out_features), bool(bias)
+        gen = _generator("Linear", rng, seed)
+        self.in_features = _positive_int("Linear", "in_features", in_features)
+        self.out_features = _positive_int("Linear", "out_features", out_features)
+        self.use_bias = bool(bias)
         self.add_param("W", _make_weight((self.in_features, self.out_features), init, weight_scale, gen, dtype))
         if self.use_bias:
             self.add_param("b", np.zeros(self.out_features, dtype=dtype))
@@ -166,13 +175,13 @@ class Maxout(Module):
         dtype=np.float64,
     ) -> None:
         super().__init__()
-        if isinstance(pieces, bool) or not isinstance(pieces, (int, np.integer)) or pieces < 1:
-            raise ValueError(f"Maxout: pieces must be a positive int, got {pieces!r}")
-        gen = _init.as_rng(rng if rng is not None else seed)
-        self.in_features, self.out_features, self.pieces = int(in_features), int(out_features), int(pieces)
-        W = np.stack([_make_weight((in_features, out_features), init, weight_scale, gen, dtype) for _ in range(pieces)])
-        self.add_param("W", W)
-        self.add_param("b", np.zeros((pieces, out_features), dtype=dtype))
+        gen = _generator("Maxout", rng, seed)
+        self.in_features = _positive_int("Maxout", "in_features", in_features)
+        self.out_features = _positive_int("Maxout", "out_features", out_features)
+        self.pieces = _positive_int("Maxout", "pieces", pieces)
+        shape = (self.in_features, self.out_features)
+        self.add_param("W", np.stack([_make_weight(shape, init, weight_scale, gen, dtype) for _ in range(self.pieces)]))
+        self.add_param("b", np.zeros((self.pieces, self.out_features), dtype=dtype))
         self._cache = None
 
     def forward(self, x):
@@ -316,9 +325,7 @@ class PReLU(Module):
 
     def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=np.float64) -> None:
         super().__init__()
-        if isinstance(num_parameters, bool) or not isinstance(num_parameters, (int, np.integer)) or num_parameters < 1:
-            raise ValueError(f"PReLU: num_parameters must be a positive int, got {num_parameters!r}")
-        self.num_parameters, self.init = int(num_parameters), float(init)
+        self.num_parameters, self.init = _positive_int("PReLU", "num_parameters", num_parameters), float(init)
         self.add_param("alpha", np.full(self.num_parameters, init, dtype=dtype))
         self._cache = None
 

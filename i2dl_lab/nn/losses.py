@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import as_float_array, check_labels, check_ndim
+from .functional.core import sigmoid
 
 __all__ = ["mse_loss", "l1_loss", "bce_loss", "softmax_loss", "svm_loss", "log_softmax", "softmax"]
 
@@ -102,10 +103,8 @@ def bce_loss(logits, target):
     z, t = _pair("bce_loss", logits, target)
     if np.any(t < 0) or np.any(t > 1):
         raise ValueError(f"bce_loss: target must lie in [0, 1], got values in [{t.min()}, {t.max()}]")
-    e = np.exp(-np.abs(z))  # in (0, 1]
-    loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(e)))
-    sig = np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-    dx = (sig - t) / z.size
+    loss = float(np.mean(np.maximum(z, 0) - z * t + np.log1p(np.exp(-np.abs(z)))))  # exp of <= 0 only
+    dx = (sigmoid(z) - t) / z.size
     return loss, dx.astype(z.dtype, copy=False)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_positive
+from ._checks import check_int, check_positive
 
 __all__ = [
     "LRScheduler",
@@ -53,12 +53,6 @@ def _out(values, epoch):
     return float(values) if np.ndim(epoch) == 0 else values
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 # ---------------------------------------------------------------------------- plain functions
 def step_lr(epoch, base_lr: float, step_size: int, gamma: float = 0.1):
     """Step decay: multiply the rate by ``gamma`` every ``step_size`` epochs.
@@ -75,7 +69,7 @@ def step_lr(epoch, base_lr: float, step_size: int, gamma: float = 0.1):
         float (scalar epoch) or array shaped like ``epoch``.
     """
     check_positive("base_lr", base_lr)
-    step_size = _check_int("step_size", step_size, 1)
+    step_size = check_int("step_size", step_size, 1)
     check_positive("gamma", gamma)
     e = _check_epoch(epoch)
     return _out(base_lr * gamma ** np.floor_divide(e, step_size), epoch)
@@ -129,8 +123,8 @@ def cosine_lr(epoch, base_lr: float, T_max: int, eta_min: float = 0.0, warmup_ep
         warmup_start_lr: rate at epoch 0 when warming up (>= 0).
     """
     check_positive("base_lr", base_lr)
-    T_max = _check_int("T_max", T_max, 1)
-    warmup_epochs = _check_int("warmup_epochs", warmup_epochs, 0)
+    T_max = check_int("T_max", T_max, 1)
+    warmup_epochs = check_int("warmup_epochs", warmup_epochs, 0)
     if warmup_epochs >= T_max:
         raise ValueError(f"warmup_epochs must be smaller than T_max={T_max}, got {warmup_epochs}")
     if not np.isscalar(eta_min) or eta_min < 0:
@@ -208,7 +202,7 @@ class StepLR(LRScheduler):
     """Multiply the rate by ``gamma`` every ``step_size`` epochs (see :func:`step_lr`)."""
 
     def __init__(self, optimizer=None, step_size: int = 10, gamma: float = 0.1, base_lr: float | None = None):
-        self.step_size = _check_int("step_size", step_size, 1)
+        self.step_size = check_int("step_size", step_size, 1)
         check_positive("gamma", gamma)
         self.gamma = float(gamma)
         super().__init__(optimizer, base_lr)
@@ -256,8 +250,8 @@ class CosineAnnealingLR(LRScheduler):
 
     def __init__(self, optimizer=None, T_max: int = 10, eta_min: float = 0.0, warmup_epochs: int = 0,
                  warmup_start_lr: float = 0.0, base_lr: float | None = None):
-        self.T_max = _check_int("T_max", T_max, 1)
-        self.warmup_epochs = _check_int("warmup_epochs", warmup_epochs, 0)
+        self.T_max = check_int("T_max", T_max, 1)
+        self.warmup_epochs = check_int("warmup_epochs", warmup_epochs, 0)
         if self.warmup_epochs >= self.T_max:
             raise ValueError(f"warmup_epochs must be smaller than T_max={T_max}, got {warmup_epochs}")
         self.eta_min, self.warmup_start_lr = float(eta_min), float(warmup_start_lr)

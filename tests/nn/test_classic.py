@@ -343,3 +343,16 @@ def test_logistic_regression_bad_labels():
         classic.LogisticRegression().fit(np.zeros((3, 2)), np.array([0, 1, 2]))
     with pytest.raises(ValueError, match="iterations must be an integer >= 1, got 0"):
         classic.LogisticRegression(iterations=0)
+
+
+@pytest.mark.parametrize("call,match", [
+    (lambda X, y: classic.LinearSVM(num_iters=0).train(X, y), "num_iters must be an integer >= 1, got 0"),
+    (lambda X, y: classic.SoftmaxClassifier().train(X, y, batch_size=True), "batch_size must be an integer >= 1"),
+    (lambda X, y: classic.LinearRegression().fit_gd(X, y.astype(float), iterations=2.5),
+     "iterations must be an integer >= 1, got 2.5"),
+    (lambda X, y: classic.KNearestNeighbor(k=1).fit(X, y).predict(X, k=-2), "k must be an integer >= 1, got -2"),
+])
+def test_iteration_and_size_arguments_are_checked(rng, call, match):
+    X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
+    with pytest.raises(ValueError, match=match):
+        call(X, y)

@@ -133,3 +133,20 @@ def test_get_initializer_by_name_or_callable():
     assert init.get_initializer(custom) is custom
     with pytest.raises(ValueError, match="unknown initialiser 'glorot'"):
         init.get_initializer("glorot")
+
+
+@pytest.mark.parametrize("alias,canonical", [
+    ("glorot_normal", "xavier_normal"), ("glorot_uniform", "xavier_uniform"),
+    ("he_normal", "kaiming_normal"), ("he_uniform", "kaiming_uniform"),
+])
+def test_glorot_and_he_names_give_the_xavier_and_kaiming_initialisers(alias, canonical):
+    np.testing.assert_array_equal(init.get_initializer(alias)((6, 4), rng=3),
+                                  init.get_initializer(canonical)((6, 4), rng=3))
+
+
+@pytest.mark.parametrize("name,value", [("zeros", 0.0), ("ones", 1.0)])
+def test_constant_initialisers_work_by_name_in_a_linear_layer(name, value):
+    from i2dl_lab import nn
+
+    layer = nn.Linear(3, 2, init=name, seed=0)
+    np.testing.assert_array_equal(layer.W, np.full((3, 2), value))

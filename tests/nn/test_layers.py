@@ -284,3 +284,69 @@ def test_multi_margin_alias_and_training_step_reduces_loss(rng):
         for p, g in zip(model.params.values(), model.grads.values(), strict=True):
             p -= 0.1 * g
     assert loss_fn(model(x), y)[0] < 0.8 * first
+
+
+# ----------------------------------------------------------------------------- nested state and modes
+def nested_model_with_buffers(seed=0):
+    """Sequential inside Sequential, with batch-norm buffers and dropout: keys like '0.1.running_mean'."""
+    block = nn.Sequential(nn.Linear(4, 6, seed=seed), nn.BatchNorm1d(6), nn.ReLU(), nn.Dropout(0.3, seed=seed))
+    head = nn.Sequential(nn.Linear(6, 3, seed=seed + 1), nn.Tanh())
+    return nn.Sequential(block, head, nn.Linear(3, 2, seed=seed + 2))
+
+
+def test_nested_sequential_npz_round_trip_keeps_parameters_and_buffers(tmp_path, rng):
+    model, other = nested_model_with_buffers(0), nested_model_with_buffers(10)
+    model.train()
+    for _ in range(3):  # move the running statistics away from their initial values
+        model(rng.standard_normal((16, 4)) * 2 + 1)
+    assert model.buffers["0.1.running_mean"].any()
+    path = tmp_path / "nested.npz"
+    model.save(path)
+    with np.load(path) as data:
+        assert set(data.files) == set(model.params) | set(model.buffers)
+        assert {"0.0.W", "0.1.gamma", "0.1.running_mean", "0.1.running_var", "1.0.b", "2.W"} <= set(data.files)
+    other.load(path)
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(other.state_dict()[key], value, err_msg=key)
+    x = rng.standard_normal((5, 4))
+    model.eval()
+    other.eval()
+    np.testing.assert_array_equal(model(x), other(x))  # eval mode uses the loaded running statistics
+
+
+def test_load_state_dict_rejects_a_wrong_shape_and_non_strict_skips_missing_keys():
+    model = nested_model_with_buffers()
+    state = model.state_dict()
+    state["0.0.W"] = np.zeros((6, 4))
+    with pytest.raises(ValueError, match=r"0.0.W: expected shape \(4, 6\), got \(6, 4\)"):
+        model.load_state_dict(state)
+    partial = {"2.W": np.ones((3, 2))}
+    model.load_state_dict(partial, strict=False)
+    np.testing.assert_array_equal(model.params["2.W"], np.ones((3, 2)))
+
+
+def test_eval_switches_nested_dropout_and_batchnorm(rng):
+    model = nested_model_with_buffers()
+    x = rng.standard_normal((8, 4))
+    model.train()
+    assert not np.array_equal(model(x), model(x)), "dropout draws a new mask in training mode"
+    model.eval()
+    assert not any(m.training for _, m in model.named_modules())
+    running = model.buffers["0.1.running_mean"].copy()
+    np.testing.assert_array_equal(model(x), model(x))
+    np.testing.assert_array_equal(model.buffers["0.1.running_mean"], running)  # eval does not update them
+
+
+def test_maxout_rejects_both_rng_and_seed():
+    with pytest.raises(ValueError, match="Maxout: pass either rng or seed, not both"):
+        nn.Maxout(3, 2, rng=np.random.default_rng(0), seed=1)
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: nn.Maxout(3, 2, pieces=0), "Maxout: pieces must be a positive int, got 0"),
+    (lambda: nn.PReLU(num_parameters=0), "PReLU: num_parameters must be a positive int, got 0"),
+    (lambda: nn.Linear(3, -1), "Linear: out_features must be a positive int, got -1"),
+])
+def test_layer_size_errors_name_the_layer_and_argument(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()

@@ -94,7 +94,7 @@ def test_function_only_scheduler_with_base_lr():
     assert s(4) == pytest.approx(0.01)
 
 
-def test_scheduler_drives_adam_lr_used_in_update():
+def test_scheduler_sets_the_lr_that_the_next_optimizer_step_uses():
     params, grads = {"w": np.zeros(1)}, {"w": np.ones(1)}
     opt = optim.SGD(params, lr=1.0, grads=grads)
     s = sch.StepLR(opt, step_size=1, gamma=0.5)
