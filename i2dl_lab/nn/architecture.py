@@ -330,9 +330,10 @@ def _module_stats(model: Module, input_shape, bytes_per_value) -> list[LayerStat
     was_training = model.training
     model.eval()  # shapes only: batch norm must not update its running statistics
     try:
-        x = np.zeros((1,) + tuple(input_shape))
+        dtype = next(iter(model.params.values())).dtype if model.params else np.dtype(np.float64)
+        x = np.zeros((1,) + tuple(input_shape), dtype=dtype)
         bpv = bytes_per_value
-        rows = [LayerStats("input", tuple(input_shape), 0, "0", 1, bpv or 8)]
+        rows = [LayerStats("input", tuple(input_shape), 0, "0", 1, bpv or dtype.itemsize)]
         rf, jump = 1, 1
         for key, child in items:
             in_shape = x.shape[1:]

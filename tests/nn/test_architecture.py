@@ -141,6 +141,14 @@ def test_summary_of_modules_keeps_training_mode_and_running_stats():
     np.testing.assert_array_equal(model[1].running_mean, 0.0)
 
 
+def test_module_summary_memory_uses_the_model_dtype():
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, seed=0, dtype=np.float32), nn.ReLU())
+    rows = arch.layer_stats(model, (1, 8, 8))
+    assert [r.memory for r in rows] == [8 * 8 * 4, 4 * 8 * 8 * 4, 4 * 8 * 8 * 4]
+    rows = arch.layer_stats(model, (1, 8, 8), bytes_per_value=2)
+    assert rows[1].memory == 4 * 8 * 8 * 2
+
+
 def test_calculators_formulas():
     assert arch.conv_params(3, 64, 3) == 1792
     assert arch.conv_params(3, 64, (3, 3), bias=False) == 1728
