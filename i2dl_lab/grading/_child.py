@@ -116,6 +116,49 @@ def _hide(libc, paths) -> str:
     return f"{hidden} course path(s) hidden" + (f"; not hidden: {'; '.join(failed)}" if failed else "")
 
 
+def _expose_python(libc) -> str:
+    """Let the unprivileged user import from a Python installed under a private folder.
+
+    A Python under ``/root/.pyenv`` cannot load modules once the child has dropped to an
+    unprivileged uid, because ``/root`` is not traversable. In the child's own mount
+    namespace an empty tmpfs covers such a folder and only the entries leading to Python are
+    bound back, at the same paths, so imports keep working and the rest stays invisible.
+    """
+    import ctypes
+    import stat
+
+    MS_BIND, MS_REC = 4096, 16384
+    wanted = {os.path.realpath(p) for p in [sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                             os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
+              if p and os.path.isabs(p) and os.path.exists(p)}
+    blockers: dict[str, set[str]] = {}
+    for path in wanted:
+        parts = path.strip("/").split("/")
+        cur = "/"
+        for i, part in enumerate(parts[:-1]):
+            cur = os.path.join(cur, part)
+            if not os.stat(cur).st_mode & stat.S_IXOTH:
+                blockers.setdefault(cur, set()).add(parts[i + 1])
+                break
+    done = []
+    for block, names in sorted(blockers.items()):
+        fds = {n: os.open(os.path.join(block, n), os.O_RDONLY) for n in names}
+        try:
+            if libc.mount(b"tmpfs", os.fsencode(block), b"tmpfs", 0, b"size=64k,mode=0755") != 0:
+                return f"could not expose Python under {block}: {os.strerror(ctypes.get_errno())}"
+            for n, fd in fds.items():
+                target = os.path.join(block, n)
+                os.mkdir(target, 0o755)
+                if libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(target), None, MS_BIND | MS_REC,
+                              None) != 0:
+                    return f"could not expose {target}: {os.strerror(ctypes.get_errno())}"
+                done.append(target)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
+    return f"{', '.join(done)} visible (rest of the private folder hidden)" if done else ""
+
+
 def _apply_sandbox(box: dict) -> dict:
     import ctypes
     import resource
@@ -131,6 +174,10 @@ def _apply_sandbox(box: dict) -> dict:
         if libc.unshare(flags) == 0:
             report["network"] = "isolated (empty network namespace)"
             report["files"] = _hide(libc, box.get("hide") or [])
+            if os.geteuid() == 0 and box.get("uid") is not None:
+                exposed = _expose_python(libc)
+                if exposed:
+                    report["python"] = exposed
         else:
             report["network"] = f"not isolated: unshare failed ({os.strerror(ctypes.get_errno())})"
             report["files"] = "course folders not hidden (no mount namespace); file permissions apply"
@@ -154,6 +201,15 @@ def _apply_sandbox(box: dict) -> dict:
     else:
         report["user"] = f"uid {os.getuid()} (not root: runs as the grading user)"
     return report
+
+
+def _public_name(cls) -> str:
+    """NumPy's private ``_ArrayMemoryError`` reads as ``MemoryError``; the student's own classes keep their name."""
+    if cls.__module__ != "__submission__" and cls.__name__.startswith("_"):
+        for base in cls.__mro__:
+            if base.__module__ == "builtins":
+                return base.__name__
+    return cls.__name__
 
 
 def _trim_tb(exc: BaseException) -> tuple[str, int | None]:
@@ -234,8 +290,9 @@ def main(proto_fd: int) -> None:
                 msg = {"ev": "result", "ex": ex_id, "case": i, "ok": True, "out": wire.encode(out)}
             except BaseException as exc:  # noqa: BLE001 - report whatever the student's code raised
                 text, line = _trim_tb(exc)
+                kind = _public_name(type(exc))
                 msg = {"ev": "result", "ex": ex_id, "case": i, "ok": False,
-                       "error": f"{type(exc).__name__}: {str(exc)[:500]}", "type": type(exc).__name__,
+                       "error": f"{kind}: {str(exc)[:500]}", "type": kind,
                        "line": line, "tb": text}
             msg["seconds"] = time.perf_counter() - t0
             msg["tripwire"] = sorted(_TRIPPED)
@@ -246,9 +303,10 @@ def main(proto_fd: int) -> None:
                       "type": "WireError", "line": None, "tb": "", "seconds": msg["seconds"],
                       "tripwire": msg["tripwire"]})
         emit({"ev": "end", "ex": ex_id})
-    emit({"ev": "done"})
     try:
         sys.stdout.flush()
         sys.stderr.flush()
-    finally:
-        os._exit(0)
+    except Exception:  # noqa: BLE001 - a student may have replaced or closed them
+        pass
+    emit({"ev": "done"})
+    os._exit(0)

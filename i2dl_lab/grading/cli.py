@@ -56,6 +56,8 @@ def cmd_grade(args) -> int:
     elif os.path.isfile(origin) and os.stat(origin).st_mode & (stat.S_IROTH | stat.S_IRGRP):
         print(f"warning: the key file {origin} is readable by other users; chmod 600 it", file=sys.stderr)
     cfg = resolve_lab(args.lab, spec=args.spec, source=args.source, secret=secret, limits=_limits(args))
+    if os.path.isfile(origin):
+        cfg.hide.append(origin)
     for note in cfg.notes:
         print(f"note: {note}", file=sys.stderr)
     summary = grade_batch(cfg, args.submissions, args.db, jobs=args.jobs, force=args.force,

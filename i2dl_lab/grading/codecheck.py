@@ -107,7 +107,7 @@ def check_cell(tree: ast.Module, graded: set[str], mods: set[str], objs: dict[st
                 if a.name in graded:
                     return (f"line {line}: imports the library's reference `{a.name}` from {n.module}; "
                             "graded functions must be your own code")
-        if isinstance(n, ast.Attribute) and n.attr in graded and _root(n) in mods:
+        if isinstance(n, ast.Attribute) and n.attr in graded and (_root(n) in mods or _root(n) in objs):
             return (f"line {line}: uses the library's reference `{ast.unparse(n)}`; graded functions must be "
                     "your own code")
         if isinstance(n, ast.Name) and n.id in objs and objs[n.id] in graded and n.id not in _local_defs(tree):
@@ -150,15 +150,14 @@ def plan(cells: list[Cell], exercises) -> Plan:
         notes = out.notes.setdefault(ex.id, [])
         cs = by_id.get(ex.id, [])
         if not cs:
-            cand = [c for c in code if c.exercise is None and trees[c.index] is not None
-                    and _defines(trees[c.index], ex.function)]
+            cand = [c for c in code if trees[c.index] is not None and _defines(trees[c.index], ex.function)]
             if not cand:
                 out.zero[ex.id] = (f"no exercise cell for '{ex.id}': expected a code cell that defines "
                                    f"`{ex.function}` (was the cell deleted?)")
                 continue
             cs = cand[-1:]
-            notes.append(f"the exercise cell was not found by its metadata; graded cell {cs[0].index}, which "
-                         f"defines `{ex.function}`")
+            notes.append(f"no cell carries the exercise id '{ex.id}' in its metadata (re-created or edited cell?); "
+                         f"graded cell {cs[0].index}, which defines `{ex.function}`")
         elif len(cs) > 1:
             notes.append(f"{len(cs)} cells carry exercise id '{ex.id}' (cells {', '.join(str(c.index) for c in cs)}); "
                          "all run in order, so the last definition counts, as when running the notebook")
@@ -179,7 +178,7 @@ def plan(cells: list[Cell], exercises) -> Plan:
                                "it does not")
             continue
         for c in cs:
-            ex_cells[c.index] = ex.id
+            ex_cells.setdefault(c.index, ex.id)
     # which import lines from other cells the exercise cells need
     ex_trees = [trees[i] for i in ex_cells]
     used = set().union(*(_used_names(t) for t in ex_trees)) if ex_trees else set()

@@ -50,16 +50,24 @@ def normalize_lab(lab) -> str:
 
 
 def resolve_secret(secret: str | None = None, key_file: str | None = None) -> tuple[bytes, str]:
-    """The grading secret and where it came from: --secret, env var, key file, or the default."""
+    """The grading secret and where it came from.
+
+    Order: ``--secret``, ``--key-file``, ``$I2DL_GRADING_SECRET``, ``$I2DL_GRADING_KEY_FILE``,
+    ``~/.config/i2dl-lab/grading.key``, else :data:`DEFAULT_SECRET` (public; the grader warns).
+    The origin is a file path when the secret came from a file (the child never sees that file).
+    """
     if secret:
         return secret.encode(), "--secret"
+    if key_file:
+        path = Path(key_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"key file {key_file} does not exist")
+        return path.read_bytes().strip(), str(path.resolve())
     if os.environ.get(SECRET_ENV):
         return os.environ[SECRET_ENV].encode(), f"${SECRET_ENV}"
-    path = Path(key_file or os.environ.get(KEY_FILE_ENV) or DEFAULT_KEY_FILE)
+    path = Path(os.environ.get(KEY_FILE_ENV) or DEFAULT_KEY_FILE)
     if path.is_file():
-        return path.read_bytes().strip(), str(path)
-    if key_file:
-        raise FileNotFoundError(f"key file {key_file} does not exist")
+        return path.read_bytes().strip(), str(path.resolve())
     return DEFAULT_SECRET, "default (public) key"
 
 

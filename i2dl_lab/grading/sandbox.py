@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -67,26 +68,41 @@ def scrubbed_env(home: str) -> dict:
     }
 
 
-def _kill_uid(uid: int) -> None:
-    """SIGKILL every process owned by ``uid`` (processes that left the process group)."""
-    for _ in range(3):
-        found = False
-        for pid in os.listdir("/proc"):
-            if not pid.isdigit():
-                continue
+def _uid_pids(uid: int) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
             try:
                 with open(f"/proc/{pid}/status", "rb") as fh:
                     for line in fh:
                         if line.startswith(b"Uid:"):
                             if int(line.split()[1]) == uid:
-                                os.kill(int(pid), signal.SIGKILL)
-                                found = True
+                                pids.append(int(pid))
                             break
             except (OSError, ValueError, IndexError):
                 continue
-        if not found:
+    return pids
+
+
+def _kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid``, including any that left the process group.
+
+    A helper process switches to ``uid`` and calls ``kill(-1, SIGKILL)``: the kernel signals
+    all of that user's processes in one pass, so a fork bomb cannot outrun it.
+    """
+    for _ in range(5):
+        if not _uid_pids(uid):
             return
-        time.sleep(0.05)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked helper
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.02)
 
 
 def _signal_name(n: int) -> str:
@@ -243,6 +259,16 @@ def _watch(proc, r_fd, run: ChildRun, limits: Limits, t_start: float, total: flo
                 if kind == "done":
                     done = True
                     break
+    if done and out_fd in sel.get_map():
+        # what the child printed before "done" may still sit in the pipe: take it without waiting
+        while select.select([out_fd], [], [], 0.05)[0] and len(out) < limits.output_bytes:
+            try:
+                data = os.read(out_fd, 1 << 16)
+            except OSError:
+                break
+            if not data:
+                break
+            out += data[: limits.output_bytes - len(out)]
     run.output = out.decode("utf-8", "replace")
     if done:
         run.ended, run.detail = "done", "finished"

@@ -148,3 +148,11 @@ def test_safe_feedback_names_the_problem_without_values():
     msg = safe_feedback(e, np.array([[0.5, 2.0]]))
     assert msg.startswith("values differ (relative error") and "0.123" not in msg
     assert safe_feedback((e, 1.0), (e,)) == "expected a tuple of 2 values, got 1"
+
+
+def test_student_code_can_import_the_standard_library_and_numpy(grade):
+    body = ("import fractions, statistics, heapq\nfrom collections import OrderedDict\nimport numpy.linalg as la\n"
+            "def relu(x):\n    assert fractions.Fraction(1, 2) + statistics.mean([1, 2]) > 0 and la.norm([3, 4]) == 5\n"
+            "    return np.maximum(x, 0)\n")
+    r = grade(D.solution_cells(relu=body))
+    assert r["score"] == FULL, ex(r, "relu")["cases"][0]
