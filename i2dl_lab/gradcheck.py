@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import warnings
 
 import numpy as np
 
@@ -39,6 +40,17 @@ __all__ = [
 ]
 
 
+def _check_perturbable(x) -> None:
+    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"x must be a float ndarray (it is perturbed in place), got {type(x).__name__}"
+                        + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else ""))
+    if x.dtype != np.float64:
+        # float32 carries ~7 digits: a 1e-5 step leaves ~2 digits in f(x+h) - f(x-h)
+        warnings.warn(f"numerical gradient of a {x.dtype} array: expect relative errors near 1e-2; "
+                      "use x.astype(np.float64) (and float64 everywhere f computes) for a 1e-7 check",
+                      stacklevel=3)
+
+
 def eval_numerical_gradient(f, x: np.ndarray, h: float = 1e-5, verbose: bool = False) -> np.ndarray:
     """Centred-difference gradient of a scalar function ``f`` at ``x``.
 
@@ -47,7 +59,7 @@ def eval_numerical_gradient(f, x: np.ndarray, h: float = 1e-5, verbose: bool = F
 
     Args:
         f: callable ``f(x) -> float``.
-        x: float array, any shape (float64 recommended).
+        x: float array, any shape; float64 (other float dtypes work but warn: too few digits).
         h: step size.
         verbose: print each element's numerical derivative.
 
@@ -59,8 +71,7 @@ def eval_numerical_gradient(f, x: np.ndarray, h: float = 1e-5, verbose: bool = F
         >>> np.round(g, 6)
         array([ 2., -4.])
     """
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must be a float ndarray (it is perturbed in place), got {type(x).__name__}")
+    _check_perturbable(x)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
@@ -92,8 +103,7 @@ def eval_numerical_gradient_array(f, x: np.ndarray, df: np.ndarray, h: float = 1
     Returns:
         grad: array shaped like ``x``.
     """
-    if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"x must be a float ndarray (it is perturbed in place), got {type(x).__name__}")
+    _check_perturbable(x)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:

@@ -1,5 +1,7 @@
 """The gradient checker itself: it must measure correctly and must catch wrong backward passes."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -156,3 +158,14 @@ def test_check_module_through_batchnorm_restores_the_running_statistics(rng):
         np.testing.assert_array_equal(b, before[k], err_msg=k)
     model(x)  # the check above ran hundreds of such passes, each of which moves the statistics
     assert not np.array_equal(model.buffers["1.running_mean"], before["1.running_mean"])
+
+
+def test_numerical_gradient_of_float32_warns_about_precision(rng):
+    x32 = rng.standard_normal(4).astype(np.float32)
+    with pytest.warns(UserWarning, match="float32 array: expect relative errors near 1e-2.*float64"):
+        eval_numerical_gradient(lambda v: float(np.sum(v**3)), x32)
+    with pytest.warns(UserWarning, match="float32"):
+        eval_numerical_gradient_array(lambda v: v * 2, x32, np.ones(4))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # float64: silent
+        eval_numerical_gradient(lambda v: float(np.sum(v**3)), x32.astype(np.float64))

@@ -454,9 +454,6 @@ class SoftmaxClassifier(LinearClassifier):
         return _losses.softmax(self.decision_function(X), axis=1)
 
 
-Softmax = SoftmaxClassifier
-
-
 # ====================================================================== regression
 def _xy_regression(X, y):
     X = _as_rows("X", X)

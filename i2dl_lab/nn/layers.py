@@ -100,6 +100,11 @@ class Linear(Module):
 
     Shape:
         input (N, D) -> output (N, M).
+
+    Example:
+        >>> layer = Linear(3, 2, seed=0)
+        >>> layer(np.ones((4, 3))).shape, layer.W.shape
+        ((4, 2), (3, 2))
     """
 
     def __init__(
@@ -348,7 +353,12 @@ class Sequential(Module):
 
     Children are named ``"0"``, ``"1"``, ... so parameters appear as ``"0.W"``, ``"2.b"``.
     Supports ``len``, iteration, integer indexing, slicing (a new Sequential sharing the
-    same modules) and :meth:`append`.
+    same modules) and :meth:`append`. Sequentials nest: keys then read ``"0.1.running_mean"``.
+
+    Example:
+        >>> model = Sequential(Linear(2, 3, seed=0), Tanh(), Sequential(Linear(3, 1, seed=1)))
+        >>> list(model.params)
+        ['0.W', '0.b', '2.0.W', '2.0.b']
     """
 
     def __init__(self, *modules: Module) -> None:

@@ -109,7 +109,19 @@ def bce_loss(logits, target):
 
 
 def log_softmax(x, axis: int = -1):
-    """Stable ``log(softmax(x))`` along ``axis`` (shift by the max before exponentiating)."""
+    """Stable ``log(softmax(x))`` along ``axis`` (shift by the max before exponentiating).
+
+    Args:
+        x: scores, any shape (usually (N, C)).
+        axis: the class axis.
+
+    Returns:
+        Array shaped like ``x``; ``exp`` of it sums to 1 along ``axis``.
+
+    Example:
+        >>> log_softmax(np.array([[1e4, 1e4]]))
+        array([[-0.69314718, -0.69314718]])
+    """
     x = np.asarray(x)
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
@@ -117,6 +129,13 @@ def log_softmax(x, axis: int = -1):
 
 def softmax(x, axis: int = -1):
     """Stable softmax along ``axis``; rows sum to 1.
+
+    Args:
+        x: scores, any shape (usually (N, C)).
+        axis: the class axis.
+
+    Returns:
+        Probabilities shaped like ``x``.
 
     Example:
         >>> softmax(np.array([[1e4, 1e4]]))

@@ -31,6 +31,7 @@ def test_knn_three_distance_implementations_agree(rng, metric):
     assert d0.shape == (12, 30)
     np.testing.assert_allclose(d0, knn.compute_distances_one_loop(Xte), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(d0, knn.compute_distances_two_loops(Xte), rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(knn.compute_distances_no_loops(Xte), d0)  # CS231n's name for the same
     expected = pairwise_distances(Xte, Xtr, metric="euclidean" if metric == "l2" else "manhattan")
     np.testing.assert_allclose(d0, expected, rtol=1e-10, atol=1e-12)
 

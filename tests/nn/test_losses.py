@@ -203,3 +203,22 @@ def test_softmax_rows_sum_to_one_for_huge_logits():
     p = losses.softmax(np.array([[1e4, -1e4, 0.0], [5.0, 5.0, 5.0]]))
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     np.testing.assert_allclose(p[1], 1 / 3)
+
+
+@pytest.mark.parametrize("name,target,torch_fn", [
+    ("mse_loss", np.array([[0.0, 1.0, -2.0], [3.0, 0.0, 0.5]]), lambda p, y: TF.mse_loss(p, torch.tensor(y))),
+    ("l1_loss", np.array([[0.0, 1.0, -2.0], [3.0, 0.0, 0.5]]), lambda p, y: TF.l1_loss(p, torch.tensor(y))),
+    ("bce_loss", np.array([[0.0, 1.0, 0.3], [1.0, 0.0, 0.5]]),
+     lambda p, y: TF.binary_cross_entropy_with_logits(p, torch.tensor(y))),
+    ("softmax_loss", np.array([2, 0]), lambda p, y: TF.cross_entropy(p, torch.tensor(y))),
+    ("svm_loss", np.array([2, 0]), lambda p, y: 3 * TF.multi_margin_loss(p, torch.tensor(y))),
+])
+def test_every_loss_is_finite_and_matches_torch_at_scores_of_1e4(name, target, torch_fn):
+    scores = np.array([[1e4, -1e4, 0.0], [-1e4, 1e4, 5e3]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any overflow or invalid operation fails the test
+        loss, dx = getattr(losses, name)(scores, target)
+    assert np.isfinite(loss) and np.all(np.isfinite(dx))
+    tloss, tdx = torch_loss_and_grad(torch_fn, scores, target)
+    assert loss == pytest.approx(tloss, rel=1e-12)
+    np.testing.assert_allclose(dx, tdx, rtol=1e-12, atol=1e-15)

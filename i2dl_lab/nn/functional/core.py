@@ -103,6 +103,11 @@ def affine_backward(dout, cache):
         dx: shape (N, d1, ..., dk), like ``x``.
         dw: shape (D, M).
         db: shape (M,).
+
+    Example:
+        >>> _, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))
+        >>> [g.shape for g in affine_backward(np.ones((2, 4)), cache)]
+        [(2, 3), (3, 4), (4,)]
     """
     x, w, b = cache
     x2 = _flat_rows("x", x)  # (N, D)
@@ -136,8 +141,17 @@ def relu_forward(x):
 def relu_backward(dout, cache):
     """Gradient of ReLU: ``dout`` where ``x > 0``, else 0 (the subgradient 0 at the kink, as torch).
 
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: ``x`` from :func:`relu_forward`.
+
     Returns:
         dx: same shape as ``x``.
+
+    Example:
+        >>> _, cache = relu_forward(np.array([-1.0, 0.0, 2.0]))
+        >>> relu_backward(np.ones(3), cache)
+        array([0., 0., 1.])
     """
     x = cache
     return np.where(x > 0, dout, 0).astype(x.dtype, copy=False)
@@ -163,7 +177,20 @@ def leaky_relu_forward(x, negative_slope: float = 0.01):
 
 
 def leaky_relu_backward(dout, cache):
-    """Gradient of leaky ReLU. Returns ``dx`` shaped like ``x``."""
+    """Gradient of leaky ReLU: ``dout`` where ``x > 0``, ``negative_slope * dout`` elsewhere.
+
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: ``(x, negative_slope)`` from :func:`leaky_relu_forward`.
+
+    Returns:
+        dx: same shape as ``x``.
+
+    Example:
+        >>> _, cache = leaky_relu_forward(np.array([-2.0, 3.0]), 0.1)
+        >>> leaky_relu_backward(np.ones(2), cache)
+        array([0.1, 1. ])
+    """
     x, slope = cache
     return np.where(x > 0, dout, slope * dout).astype(x.dtype, copy=False)
 
@@ -201,9 +228,19 @@ def prelu_forward(x, alpha):
 def prelu_backward(dout, cache):
     """Gradient of PReLU.
 
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: from :func:`prelu_forward`.
+
     Returns:
         dx: shaped like ``x``.
-        dalpha: shaped like ``alpha`` ((1,) or (C,)), summed over every other axis.
+        dalpha: shaped like ``alpha`` ((1,) or (C,)): ``sum(dout * x)`` over the entries where
+            ``x <= 0``, summed over every axis but the channel axis.
+
+    Example:
+        >>> _, cache = prelu_forward(np.array([[-1.0, 2.0]]), np.array([0.25]))
+        >>> prelu_backward(np.ones((1, 2)), cache)
+        (array([[0.25, 1.  ]]), array([-1.]))
     """
     x, alpha, a = cache
     pos = x > 0
@@ -239,7 +276,20 @@ def elu_forward(x, alpha: float = 1.0):
 
 
 def elu_backward(dout, cache):
-    """Gradient of ELU: 1 for ``x > 0``, ``out + alpha`` (= ``alpha * exp(x)``) otherwise."""
+    """Gradient of ELU: ``dout`` for ``x > 0``, ``dout * (out + alpha)`` (= ``alpha * exp(x)``) otherwise.
+
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: ``(x, out, alpha)`` from :func:`elu_forward`.
+
+    Returns:
+        dx: same shape as ``x``.
+
+    Example:
+        >>> _, cache = elu_forward(np.array([0.0, 1.0]))
+        >>> elu_backward(np.ones(2), cache)
+        array([1., 1.])
+    """
     x, out, alpha = cache
     return np.where(x > 0, dout, dout * (out + alpha)).astype(x.dtype, copy=False)
 
@@ -270,7 +320,20 @@ def softplus_forward(x, beta: float = 1.0, threshold: float = 20.0):
 
 
 def softplus_backward(dout, cache):
-    """Gradient of softplus: ``sigmoid(beta * x)``, or 1 above the threshold."""
+    """Gradient of softplus: ``dout * sigmoid(beta * x)``, or ``dout`` above the threshold.
+
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: ``(x, beta, threshold)`` from :func:`softplus_forward`.
+
+    Returns:
+        dx: same shape as ``x``.
+
+    Example:
+        >>> _, cache = softplus_forward(np.array([0.0, 30.0]))
+        >>> softplus_backward(np.ones(2), cache)
+        array([0.5, 1. ])
+    """
     x, beta, threshold = cache
     bx = beta * x
     grad = np.where(bx > threshold, 1, sigmoid(bx))
@@ -298,7 +361,20 @@ def hard_tanh_forward(x, min_val: float = -1.0, max_val: float = 1.0):
 
 
 def hard_tanh_backward(dout, cache):
-    """Gradient of hard tanh: ``dout`` strictly inside the range, 0 outside and at the edges (as torch)."""
+    """Gradient of hard tanh: ``dout`` strictly inside the range, 0 outside and at the edges (as torch).
+
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: ``(x, min_val, max_val)`` from :func:`hard_tanh_forward`.
+
+    Returns:
+        dx: same shape as ``x``.
+
+    Example:
+        >>> _, cache = hard_tanh_forward(np.array([-3.0, 0.5, 1.0]))
+        >>> hard_tanh_backward(np.ones(3), cache)
+        array([0., 1., 0.])
+    """
     x, lo, hi = cache
     return np.where((x > lo) & (x < hi), dout, 0).astype(x.dtype, copy=False)
 
@@ -306,6 +382,12 @@ def hard_tanh_backward(dout, cache):
 # ----------------------------------------------------------------------------- squashing
 def sigmoid(x):
     """Numerically stable logistic function ``1 / (1 + exp(-x))`` (no overflow at |x| = 1e4).
+
+    Args:
+        x: any shape.
+
+    Returns:
+        Array shaped like ``x`` with values in [0, 1] (a float32 input stays float32).
 
     Example:
         >>> sigmoid(np.array([-1e4, 0.0, 1e4]))
@@ -325,6 +407,10 @@ def sigmoid_forward(x):
 
     Returns:
         out: same shape as ``x``, values in [0, 1]; cache: ``out``.
+
+    Example:
+        >>> sigmoid_forward(np.array([0.0]))[0]
+        array([0.5])
     """
     x = as_float_array("x", x)
     out = sigmoid(x).astype(x.dtype, copy=False)
@@ -332,20 +418,57 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dout, cache):
-    """Gradient of the sigmoid: ``dout * s * (1 - s)`` with ``s`` the forward output."""
+    """Gradient of the sigmoid: ``dout * s * (1 - s)`` with ``s`` the forward output.
+
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: ``s = sigmoid(x)`` from :func:`sigmoid_forward`.
+
+    Returns:
+        dx: same shape as ``x``.
+
+    Example:
+        >>> _, cache = sigmoid_forward(np.array([0.0]))
+        >>> sigmoid_backward(np.ones(1), cache)
+        array([0.25])
+    """
     s = cache
     return (dout * s * (1 - s)).astype(s.dtype, copy=False)
 
 
 def tanh_forward(x):
-    """Hyperbolic tangent, elementwise. Returns ``(out, out)``; ``out`` has the shape of ``x``."""
+    """Hyperbolic tangent, elementwise.
+
+    Args:
+        x: any shape.
+
+    Returns:
+        out: same shape as ``x``, values in [-1, 1]; cache: ``out``.
+
+    Example:
+        >>> tanh_forward(np.array([0.0]))[0]
+        array([0.])
+    """
     x = as_float_array("x", x)
     out = np.tanh(x)
     return out, out
 
 
 def tanh_backward(dout, cache):
-    """Gradient of tanh: ``dout * (1 - tanh(x)**2)``."""
+    """Gradient of tanh: ``dout * (1 - tanh(x)**2)``.
+
+    Args:
+        dout: upstream gradient, shape of ``x``.
+        cache: ``tanh(x)`` from :func:`tanh_forward`.
+
+    Returns:
+        dx: same shape as ``x``.
+
+    Example:
+        >>> _, cache = tanh_forward(np.array([0.0]))
+        >>> tanh_backward(np.array([2.0]), cache)
+        array([2.])
+    """
     t = cache
     return (dout * (1 - t * t)).astype(t.dtype, copy=False)
 
@@ -390,8 +513,18 @@ def maxout_forward(x, w, b):
 def maxout_backward(dout, cache):
     """Backward pass of :func:`maxout_forward`: the gradient flows only through the winning piece.
 
+    Args:
+        dout: upstream gradient, shape (N, M).
+        cache: from :func:`maxout_forward`.
+
     Returns:
         dx: shaped like ``x``; dw: (k, D, M); db: (k, M).
+
+    Example:
+        >>> w = np.stack([np.eye(2), -np.eye(2)])
+        >>> _, cache = maxout_forward(np.array([[-3.0, 2.0]]), w, np.zeros((2, 2)))
+        >>> maxout_backward(np.ones((1, 2)), cache)[0]   # d|x|/dx = sign(x)
+        array([[-1.,  1.]])
     """
     x, w, idx = cache
     x2 = _flat_rows("x", x)
