@@ -396,7 +396,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
                 out = model(x)
                 loss = loss_fn(out, y)
                 if not torch.isfinite(loss):
-                    stop = (f"non-finite loss ({float(loss)}) at epoch {epoch}, step {step}: lower the learning "
+                    stop = (f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, step {step}: lower the learning "
                             f"rate (now {opt.param_groups[0]['lr']:.3g}), clip gradients (max_grad_norm) or "
                             f"check the inputs for NaN/inf")
                     break

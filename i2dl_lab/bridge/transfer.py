@@ -17,6 +17,7 @@ network trained from scratch on those images.
 from __future__ import annotations
 
 import copy
+import platform
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -228,7 +229,8 @@ def pretrain_digits_lenet(path: str | Path = PRETRAINED_PATH, epochs: int = 25, 
                                                       f"GaussianNoise({JITTER_NOISE})",
                                       "data": "load_digits(size=16, seed=0) training split, part A of "
                                               "stratified_split(y_train, (0.5, 0.5), seed=0)",
-                                      "script": "scripts/make_pretrained.py"},
+                                      "script": "scripts/make_pretrained.py",
+                                      "platform": platform.machine(), "numpy": np.__version__},
                         metrics, epoch=epochs)
         return metrics
     finally:
