@@ -61,8 +61,17 @@ class TrainingDiverged(FloatingPointError):
 def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
     """Fraction of rows whose highest score is the label.
 
-    ``scores`` of shape (N, C) use the argmax; a single logit per row, (N,) or (N, 1), is
-    a binary classifier whose prediction is ``score > 0``.
+    Args:
+        scores: (N, C) class scores (argmax), or one logit per row, (N,) or (N, 1), for a
+            binary classifier whose prediction is ``score > 0``.
+        y: (N,) integer labels.
+
+    Returns:
+        float in [0, 1].
+
+    Example:
+        >>> accuracy(np.array([[2.0, 1.0], [0.0, 3.0]]), np.array([0, 0]))
+        0.5
     """
     scores = np.asarray(scores)
     y = np.asarray(y).reshape(-1)

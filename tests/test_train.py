@@ -307,3 +307,16 @@ def test_trainer_with_batchnorm_and_dropout_evaluates_in_eval_mode_and_restores_
     assert set(again.state_dict()) == set(model.state_dict()) and "1.running_mean" in model.state_dict()
     for key, value in again.state_dict().items():
         np.testing.assert_array_equal(model.state_dict()[key], value, err_msg=key)
+
+
+def test_nan_in_the_data_stops_at_the_first_iteration_without_a_finite_loss(sign_task):
+    (X, y), _ = sign_task
+    X = X.copy()
+    X[:, 2] = np.nan  # every row: the first minibatch already gives a NaN loss
+    model = mlp()
+    trainer = Trainer(model, softmax_loss, SGD(model, lr=0.1), (X, y), batch_size=32, epochs=2, verbose=False)
+    expected = r"the loss became nan at epoch 1, iteration 1 .*last finite loss: none \(the very first loss"
+    with pytest.raises(TrainingDiverged, match=expected) as info:
+        trainer.fit()
+    assert info.value.global_iteration == 1 and info.value.last_finite_loss is None
+    assert trainer.history["loss"] == []

@@ -92,7 +92,17 @@ def exponential_lr(epoch, base_lr: float, gamma: float):
 def inverse_time_lr(epoch, base_lr: float, decay_rate: float):
     """The lecture's decay ``lr(e) = base_lr / (1 + decay_rate * e)``.
 
-    Example: ``base_lr=0.1, decay_rate=1`` gives 0.1, 0.05, 0.033, 0.025, ...
+    Args:
+        epoch: number or array (>= 0).
+        base_lr: rate at epoch 0 (> 0).
+        decay_rate: >= 0; 0 keeps the rate constant.
+
+    Returns:
+        float (scalar epoch) or array shaped like ``epoch``.
+
+    Example:
+        >>> inverse_time_lr(np.arange(4), base_lr=0.1, decay_rate=1.0)
+        array([0.1       , 0.05      , 0.03333333, 0.025     ])
     """
     check_positive("base_lr", base_lr)
     if not np.isscalar(decay_rate) or decay_rate < 0:
