@@ -140,7 +140,8 @@ class Trainer:
         restore_best: restore the parameters of the best validation epoch at the end
             (default: whenever early stopping is on).
         seed: seeds the shuffling (and the subsample used for training accuracy): the same
-            seed and the same initial model give an identical history.
+            seed and the same initial model give an identical history. Layers with their own
+            randomness draw from their own generators: seed them too (``Dropout(p, seed=...)``).
         metric: ``"accuracy"``, a callable ``metric(scores, y) -> float`` (higher is better),
             or ``None`` (regression). The monitored validation number is this metric, or the
             validation loss when ``metric`` is ``None``.
