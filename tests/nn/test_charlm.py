@@ -119,7 +119,9 @@ def test_char_lm_beats_unigram_entropy_and_samples_real_words(corpus):
     words = set(re.findall(r"[A-Za-z]+", corpus.text))
     model = CharLM(corpus.vocab_size, hidden_size=128, embed_dim=32, seed=0)
     before = _known_word_fraction(sample(model, corpus, prime="Return the ", length=300, temperature=0.5)[11:], words)
-    hist = train_charlm(model, train_ids, steps=250, batch_size=32, seq_len=50, max_seconds=45, show_progress=False)
+    # A fixed number of steps, not a time limit, so the result does not depend on machine load;
+    # the 60 s budget is timed by benchmarks/bench_training.py --model charlm.
+    hist = train_charlm(model, train_ids, steps=250, batch_size=32, seq_len=50, show_progress=False)
     val = evaluate_charlm(model, val_ids)
     # about 3.3 nats for the unigram model; an LSTM reaches ~2.4 in 250 steps (~12 s quiet)
     assert val < h_unigram - 0.5, (val, h_unigram, hist["steps"], hist["seconds"])
