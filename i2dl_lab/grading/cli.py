@@ -47,8 +47,9 @@ def cmd_submit(args) -> int:
 
 def cmd_grade(args) -> int:
     from .batch import grade_batch
-    from .grader import resolve_lab, resolve_secret
+    from .grader import normalize_lab, resolve_lab, resolve_secret
 
+    args.lab = normalize_lab(args.lab)
     secret, origin = resolve_secret(args.secret, args.key_file)
     if origin.startswith("default"):
         print("warning: no grading secret set (--secret, $I2DL_GRADING_SECRET or a key file); using the public "
@@ -123,11 +124,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="i2dl-lab", description="i2dl-lab grading commands")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    if getattr(args, "lab", None) is not None and args.command == "grade":
-        from .grader import normalize_lab
-
-        args.lab = normalize_lab(args.lab)
     try:
+        if args.command == "grade":
+            from .grader import normalize_lab
+
+            args.lab = normalize_lab(args.lab)
         return args.func(args)
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,0 +1,187 @@
+"""Batches: the CLI end to end, parallel jobs, resume after kill -9, CSV, feedback, Dask."""
+
+import csv
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from i2dl_lab.grading.batch import grade_batch
+from i2dl_lab.grading.cli import main as cli
+from i2dl_lab.grading.gradebook import Gradebook
+from i2dl_lab.grading.release import release_notebook
+from i2dl_lab.grading.submit import submit
+
+from .conftest import FULL, SECRET
+from .fixtures import demo_lab as D  # noqa: N812 - short alias used throughout
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_class(root: Path, n_extra: int = 0) -> dict:
+    """A folder of submissions: expected score by student."""
+    solution = D.notebook(D.solution_cells())
+    student, _ = release_notebook(D.dumps(solution), "97")
+    half = json.loads(json.dumps(student))
+    for i in (2, 4, 6):
+        half["cells"][i]["source"] = solution["cells"][i]["source"]
+    D.write(root / "alice" / "97_demo.ipynb", student)
+    D.write(root / "bob" / "97_demo.ipynb", student)          # byte-identical to alice's: both graded
+    D.write(root / "carol" / "97_demo.ipynb", half)
+    D.write(root / "tmp_full.ipynb", solution)
+    submit(root / "tmp_full.ipynb", out=root, student="dave")
+    (root / "tmp_full.ipynb").unlink()
+    (root / "erin.ipynb").write_bytes(b'{"cells": [ {"cell_type": "code", "sou')
+    expected = {"alice": 0.0, "bob": 0.0, "carol": FULL / 2, "dave": FULL, "erin": 0.0}
+    for i in range(n_extra):
+        D.write(root / f"extra{i}.ipynb", D.notebook(D.solution_cells(quiz=f'ANSWERS = {{"q1": True, "x": {i}}}\n')))
+        expected[f"extra{i}"] = 14.0
+    return expected
+
+
+def run_cli(args, **kw):
+    env = dict(os.environ, PYTHONPATH=str(REPO), I2DL_PLAIN_PROGRESS="1", I2DL_GRADING_SECRET="s3cret")
+    return subprocess.run([sys.executable, "-m", "i2dl_lab.grading", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, **kw)
+
+
+def test_cli_grades_a_class_in_parallel_with_feedback_and_csv(tmp_path, course):
+    subs = tmp_path / "subs"
+    expected = make_class(subs)
+    db, fb, out_csv = tmp_path / "gb.sqlite", tmp_path / "feedback", tmp_path / "grades.csv"
+    p = run_cli(["grade", "97", str(subs), "--db", str(db), "--jobs", "2", "--spec", D.SPEC, "--source", str(course),
+                 "--feedback", str(fb), "--timeout", "5"])
+    assert p.returncode == 0, p.stderr
+    assert "4 graded, 1 rejected, 0 grader errors, 0 skipped" in p.stdout
+    assert "grading lab 97: 5/5 (100%)" in p.stdout  # the progress bar (plain lines under CI)
+    assert os.stat(db).st_mode & 0o777 == 0o600
+    p = run_cli(["grades", "--db", str(db), "--csv", str(out_csv)])
+    assert p.returncode == 0 and "wrote 5 rows" in p.stdout
+    rows = {r["student"]: r for r in csv.DictReader(out_csv.open())}
+    assert {s: float(r["score"]) for s, r in rows.items()} == expected
+    assert (rows["carol"]["97:relu"], rows["carol"]["97:scale"], rows["carol"]["97:quiz"]) == ("4.0", "0.0", "0.0")
+    assert rows["erin"]["status"] == "rejected"
+    assert list(rows["dave"])[:9] == ["student", "lab", "score", "max_score", "status", "submitted_at", "graded_at",
+                                      "file", "sha256"]
+    reports = sorted(p.name for p in (fb / "lab97").glob("*.html"))
+    assert [r.split("_")[0] for r in reports] == ["alice", "bob", "carol", "dave", "erin"]
+    # the feedback shows per-case results but neither hidden inputs nor expected values
+    with Gradebook(db) as book:
+        row = next(r for r in book.rows() if r["student"] == "carol")
+        result = book.result("97", row["sha256"], "carol")
+    html = next((fb / "lab97").glob("carol_*.html")).read_text()
+    assert "10 / 20.0 points" in html or "10.0 / 20.0 points" in html
+    assert "not implemented yet" in html
+    secrets = [c["message"] for e in result["exercises"] for c in e["cases"] if "expected" in c["message"]]
+    assert all(s not in html for s in secrets)
+    erin = next((fb / "lab97").glob("erin_*.html")).read_text()
+    assert "not valid JSON" in erin
+
+
+def test_rerun_skips_graded_and_force_regrades_identically(tmp_path, cfg):
+    subs = tmp_path / "subs"
+    expected = make_class(subs)
+    db = tmp_path / "gb.sqlite"
+    first = grade_batch(cfg, [subs], db, quiet=True)
+    assert first.graded + first.rejected == 5 and first.skipped == 0
+    again = grade_batch(cfg, [subs], db, quiet=True)
+    assert again.skipped == 5 and not again.results
+    forced = grade_batch(cfg, [subs], db, force=True, quiet=True)
+    assert {r["student"]: r["score"] for r in forced.results} == expected
+    with Gradebook(db) as book:
+        assert len(book.rows()) == 5
+
+
+def test_grader_errors_are_recorded_and_retried(tmp_path, cfg):
+    from dataclasses import replace
+
+    D.write(tmp_path / "subs" / "ada.ipynb", D.notebook(D.solution_cells()))
+    broken = replace(cfg, spec={"module": "i2dl_lab.grading.no_such_spec"})
+    s = grade_batch(broken, [tmp_path / "subs"], tmp_path / "gb.sqlite", quiet=True)
+    assert s.errors == 1
+    with Gradebook(tmp_path / "gb.sqlite") as book:
+        (row,) = book.rows()
+        assert row["status"] == "error" and "internal grading error" in row["message"]
+    s = grade_batch(cfg, [tmp_path / "subs"], tmp_path / "gb.sqlite", quiet=True)
+    assert s.skipped == 0 and s.results[0]["score"] == FULL
+
+
+@pytest.mark.slow
+def test_kill_9_mid_batch_loses_nothing_and_resumes(tmp_path, course):
+    subs = tmp_path / "subs"
+    expected = make_class(subs, n_extra=5)
+    db = tmp_path / "gb.sqlite"
+    args = ["grade", "97", str(subs), "--db", str(db), "--spec", D.SPEC, "--source", str(course)]
+    env = dict(os.environ, PYTHONPATH=str(REPO), I2DL_PLAIN_PROGRESS="1", I2DL_GRADING_SECRET="s3cret")
+    proc = subprocess.Popen([sys.executable, "-m", "i2dl_lab.grading", *args], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    n = 0
+    while time.monotonic() < deadline and n < 3:
+        time.sleep(0.2)
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as c:
+                    n = c.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with sqlite3.connect(db) as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        before = c.execute("SELECT COUNT(*) FROM submissions").fetchone()[0]
+    assert 3 <= before < len(expected)
+    p = run_cli(args)
+    assert p.returncode == 0, p.stderr
+    assert f"{before} skipped" in p.stdout
+    with Gradebook(db) as book:
+        assert {r["student"]: r["score"] for r in book.latest()} == expected
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("processes", [False, True], ids=["in-process", "tcp-loopback-worker"])
+def test_dask_cluster_grades_like_local_processes(tmp_path, cfg, processes):
+    distributed = pytest.importorskip("distributed")
+    subs = tmp_path / "subs"
+    expected = make_class(subs)
+    where = {"host": "127.0.0.1", "protocol": "tcp"} if processes else {}
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=processes, dashboard_address=":0",
+                                  **where) as cluster:
+        s = grade_batch(cfg, [subs], tmp_path / "gb.sqlite", dask_address=cluster.scheduler_address, quiet=True)
+    assert {r["student"]: r["score"] for r in s.results} == expected
+    with Gradebook(tmp_path / "gb.sqlite") as book:
+        assert {r["student"]: r["score"] for r in book.latest()} == expected
+
+
+def test_identical_notebooks_of_two_students_both_count(tmp_path, cfg):
+    nb = D.notebook(D.solution_cells())
+    D.write(tmp_path / "s" / "ann" / "97_demo.ipynb", nb)
+    D.write(tmp_path / "s" / "ben" / "97_demo.ipynb", nb)
+    s = grade_batch(cfg, [tmp_path / "s"], tmp_path / "gb.sqlite", quiet=True)
+    assert sorted((r["student"], r["score"]) for r in s.results) == [("ann", FULL), ("ben", FULL)]
+
+
+def test_feedback_escapes_student_controlled_text(tmp_path, cfg):
+    from i2dl_lab.grading.feedback import render
+
+    body = "def relu(x):\n    raise ValueError('<script>alert(1)</script>')\n"
+    nb = tmp_path / "97_x.ipynb"
+    D.write(nb, D.notebook(D.solution_cells(relu=body)))
+    z = submit(nb, out=tmp_path / "s", student="<img src=x onerror=alert(1)>")
+    s = grade_batch(cfg, [z], tmp_path / "gb.sqlite", quiet=True)
+    with Gradebook(tmp_path / "gb.sqlite") as book:
+        (row,) = book.rows()
+        html = render(book.result("97", row["sha256"], row["student"]))
+    assert "<img" not in html and "<script>" not in html and s.results[0]["score"] == FULL - 4
+
+
+def test_cli_main_reports_bad_lab_arguments(capsys):
+    assert cli(["grade", "x3", "nothing", "--db", "/tmp/never.sqlite"]) == 2
+    assert "lab must be a lab number" in capsys.readouterr().err
+    assert SECRET  # the suite's secret differs from the public default key
