@@ -25,8 +25,8 @@ so importing the bridge never fails because of them.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -206,7 +206,8 @@ def rel_error(a, b, floor: float = 1e-8) -> float:
     return float(np.max(np.abs(a - b)) / scale)
 
 
-def compare(np_module, torch_module: nn.Module, x, dout=None, seed: int = 0, forward_kwargs: dict | None = None) -> dict:
+def compare(np_module, torch_module: nn.Module, x, dout=None, seed: int = 0,
+            forward_kwargs: dict | None = None) -> dict:
     """Run both modules on ``x`` and compare outputs, input gradients and parameter gradients.
 
     Both modules run in the NumPy module's mode (train/eval). The same upstream gradient

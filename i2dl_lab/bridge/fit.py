@@ -22,13 +22,13 @@ import os
 import random
 import time
 import warnings
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
+from torch.nn import functional as F  # noqa: N812 (the usual torch alias)
 
 from ..progress import progress as _progress
 
@@ -180,7 +180,8 @@ def make_optimizer(name_or_opt, params, lr: float, weight_decay: float = 0.0, mo
         return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
-    raise ValueError(f"optimizer must be 'sgd', 'adam', 'adamw', 'rmsprop', an Optimizer or a factory, got {name_or_opt!r}")
+    raise ValueError(f"optimizer must be 'sgd', 'adam', 'adamw', 'rmsprop', an Optimizer or a factory, "
+                     f"got {name_or_opt!r}")
 
 
 def make_scheduler(name_or_factory, optimizer, epochs: int, steps_per_epoch: int):
@@ -396,7 +397,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
                 out = model(x)
                 loss = loss_fn(out, y)
                 if not torch.isfinite(loss):
-                    stop = (f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, step {step}: lower the learning "
+                    stop = (f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, step {step}: "
+                            f"lower the learning "
                             f"rate (now {opt.param_groups[0]['lr']:.3g}), clip gradients (max_grad_norm) or "
                             f"check the inputs for NaN/inf")
                     break

@@ -13,13 +13,13 @@ from .zoo import LeNet
 __all__ = ["train_digits_cnn"]
 
 
-def train_digits_cnn(epochs: int = 20, seed: int = 0, lr: float = 3e-3, batch_size: int = 32,
+def train_digits_cnn(epochs: int = 12, seed: int = 0, lr: float = 5e-3, batch_size: int = 64,
                      progress: bool = False, device="auto") -> dict:
     """Train the zoo's LeNet on the 16x16 digits (standard split) and report test accuracy.
 
     Adam with a cosine schedule over ``epochs`` epochs; the final weights are evaluated
     (the validation split is only monitored). About 99.5 % test accuracy in a few seconds
-    on one CPU core.
+    on one CPU core (12 epochs, batch 64, lr 5e-3).
 
     Returns:
         dict with ``model``, ``history``, ``test_accuracy``, ``seconds`` (training + evaluation)

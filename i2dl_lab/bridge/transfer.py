@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import copy
 import platform
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from ..data import (
     load_digits,
     stratified_split,
 )
-from .fit import evaluate, fit, load_checkpoint, save_checkpoint, select_device, seed_everything
+from .fit import evaluate, fit, load_checkpoint, save_checkpoint, seed_everything
 from .zoo import ConvAutoencoder, LeNet
 
 __all__ = ["freeze", "unfreeze", "trainable_parameters", "get_head", "replace_head", "prepare_transfer",

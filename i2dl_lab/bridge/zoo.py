@@ -19,11 +19,11 @@ Every model records its constructor arguments in ``model.hparams`` and is regist
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
-from torch.nn import functional as F
+from torch.nn import functional as F  # noqa: N812 (the usual torch alias)
 
 __all__ = ["MODELS", "register_model", "build", "MLP", "LeNet", "ResNet", "BasicBlock", "Bottleneck",
            "ConvAutoencoder", "VAE", "vae_loss", "LSTMClassifier", "CharLM", "TransformerSeq", "add_noise"]

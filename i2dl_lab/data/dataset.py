@@ -8,7 +8,8 @@ same object feeds both the NumPy :class:`~i2dl_lab.data.DataLoader` and torch's
 
 from __future__ import annotations
 
-from typing import Any, Callable, Protocol, Sequence, runtime_checkable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 

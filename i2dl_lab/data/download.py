@@ -20,9 +20,9 @@ import hashlib
 import os
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 __all__ = ["RemoteFile", "REGISTRY", "DatasetNotFoundError", "ChecksumError", "cache_dir", "set_cache_dir",
            "sha256_file", "download_file", "ensure_file", "describe_files"]

@@ -8,7 +8,8 @@ here are cheap to build in the main process).
 from __future__ import annotations
 
 import numbers
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 

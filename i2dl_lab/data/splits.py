@@ -6,7 +6,7 @@ for small datasets (a random 15 % of the 1797 digits could be short of a class).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

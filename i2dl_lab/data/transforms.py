@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -71,7 +71,8 @@ class Normalize:
         self.mean = np.atleast_1d(np.asarray(mean, dtype=np.float64))
         self.std = np.atleast_1d(np.asarray(std, dtype=np.float64))
         if self.mean.ndim != 1 or self.std.ndim != 1:
-            raise ValueError(f"mean and std must be 1-D (one per channel), got shapes {self.mean.shape}, {self.std.shape}")
+            raise ValueError(f"mean and std must be 1-D (one per channel), got shapes {self.mean.shape}, "
+                             f"{self.std.shape}")
         if np.any(self.std <= 0):
             raise ValueError(f"std must be positive, got {self.std.tolist()}")
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from i2dl_lab import nn as inn
-from i2dl_lab.bridge import convert as C
+from i2dl_lab.bridge import convert as conv_mod
 from i2dl_lab.bridge.convert import UnsupportedLayerError, compare, from_torch, rel_error, supported_layers, to_torch
 
 TOL = 1e-6
@@ -204,12 +204,12 @@ def test_registering_a_new_layer_takes_a_few_lines():
         def forward(self, x):
             return 2 * x
 
-    C._ensure_registered()
-    C.register(Double, TorchDouble, lambda m, child: TorchDouble(), lambda t, src, child: Double())
+    conv_mod._ensure_registered()
+    conv_mod.register(Double, TorchDouble, lambda m, child: TorchDouble(), lambda t, src, child: Double())
     try:
         net = inn.Sequential(inn.Linear(3, 3, seed=0), Double())
         assert compare(net, to_torch(net), np.ones((2, 3)))["max"] < TOL
         assert isinstance(from_torch(to_torch(net))[1], Double)
     finally:
-        C._BY_NP.pop(Double)
-        C._BY_TORCH.pop(TorchDouble)
+        conv_mod._BY_NP.pop(Double)
+        conv_mod._BY_TORCH.pop(TorchDouble)

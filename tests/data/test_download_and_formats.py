@@ -96,7 +96,8 @@ def test_ensure_file_downloads_only_when_asked_and_tries_mirrors(tmp_path, monke
             raise OSError("mirror down")
         out.write(payload)
 
-    entry = _Entry("toy", (RemoteFile("toy.bin", ("https://bad-mirror/toy.bin", "https://good/toy.bin"), sha(payload)),))
+    urls = ("https://bad-mirror/toy.bin", "https://good/toy.bin")
+    entry = _Entry("toy", (RemoteFile("toy.bin", urls, sha(payload)),))
     monkeypatch.setitem(REGISTRY, "toy", entry)
     with pytest.raises(DatasetNotFoundError):
         ensure_file("toy", "toy.bin", root=tmp_path, fetch=fetch)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import i2dl_lab.data as D
+import i2dl_lab.data as data_pkg
 from i2dl_lab.data import (
     load_digits,
     load_sample_image,
@@ -117,6 +117,6 @@ def test_generator_errors():
 
 
 def test_char_corpus_is_reexported_when_present():
-    if D.corpus is None:
+    if data_pkg.corpus is None:
         pytest.skip("corpus.py has not landed")
-    assert hasattr(D, "CharCorpus")
+    assert hasattr(data_pkg, "CharCorpus")
