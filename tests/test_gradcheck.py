@@ -169,3 +169,16 @@ def test_numerical_gradient_of_float32_warns_about_precision(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # float64: silent
         eval_numerical_gradient(lambda v: float(np.sum(v**3)), x32.astype(np.float64))
+
+
+def test_gradient_error_floors_only_entries_far_below_the_gradients_scale():
+    from i2dl_lab.gradcheck import gradient_error
+
+    g = np.array([2.0, -1.0, 3e-6])
+    # rounding-level noise on an entry a million times smaller than the largest: not a bug
+    assert gradient_error(g, g + np.array([0.0, 0.0, 1e-12])) < 1e-9
+    # but a wrong sign on that small entry is still far above the pass mark
+    assert gradient_error(g, g * np.array([1, 1, -1])) > 1e-6
+    # and entries near the gradient's scale keep the plain relative error
+    wrong = g * np.array([1.0, 1.0 + 1e-5, 1.0])
+    assert gradient_error(g, wrong) == pytest.approx(rel_error(g, wrong))

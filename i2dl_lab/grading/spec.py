@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from ..gradcheck import rel_error
+
 #: Seed of the inputs that self-checks use (public by design).
 PUBLIC_SEED = 20261123
 
@@ -72,15 +74,6 @@ class Exercise:
 
     def public_cases(self) -> list[tuple]:
         return list(self.cases(np.random.default_rng(PUBLIC_SEED)))
-
-
-def rel_error(expected: np.ndarray, got: np.ndarray) -> float:
-    """max |a - b| / max(1e-8, |a| + |b|), elementwise, as in the gradient checks."""
-    a = np.asarray(expected, dtype=np.float64)
-    b = np.asarray(got, dtype=np.float64)
-    if a.size == 0:
-        return 0.0
-    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
 
 
 def _describe(x) -> str:

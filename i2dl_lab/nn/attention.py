@@ -27,8 +27,7 @@ def _check_heads(cls, embed_dim, num_heads):
 def _mha_init(gen, D, kdim, vdim, dtype):
     """torch's scheme: Xavier-uniform input projections, U(+-1/sqrt(D)) output, zero biases."""
     def xavier(fan_in, fan_out):
-        a = np.sqrt(6.0 / (fan_in + fan_out))
-        return gen.uniform(-a, a, size=(fan_in, fan_out)).astype(dtype)
+        return _init.xavier_uniform((fan_in, fan_out), rng=gen, dtype=dtype)
 
     k = 1.0 / np.sqrt(D)
     return {

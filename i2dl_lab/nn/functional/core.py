@@ -380,11 +380,13 @@ def hard_tanh_backward(dout, cache):
 
 
 # ----------------------------------------------------------------------------- squashing
-def sigmoid(x):
+def sigmoid(x, out=None):
     """Numerically stable logistic function ``1 / (1 + exp(-x))`` (no overflow at |x| = 1e4).
 
     Args:
         x: any shape.
+        out: optional array to write the result into; it may be ``x`` itself (the LSTM and
+            GRU apply the gate nonlinearity in place on their pre-activations).
 
     Returns:
         Array shaped like ``x`` with values in [0, 1] (a float32 input stays float32).
@@ -394,9 +396,11 @@ def sigmoid(x):
         array([0. , 0.5, 1. ])
     """
     x = np.asarray(x)
-    # exp(-|x|) lies in (0, 1]: both branches below are safe for any x
+    # exp(-|x|) lies in (0, 1]: both branches are safe for any x, and unlike the tanh form
+    # (1 + tanh(x/2)) / 2 the small tail keeps full relative precision.
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    numerator = np.where(x >= 0, np.ones((), dtype=e.dtype), e)
+    return np.divide(numerator, 1 + e, out=out)
 
 
 def sigmoid_forward(x):

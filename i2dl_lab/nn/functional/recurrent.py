@@ -32,9 +32,10 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_float_array, check_ndim, check_shape
+from ..losses import log_softmax
+from .core import sigmoid
 
 __all__ = [
-    "sigmoid",
     "rnn_step_forward",
     "rnn_step_backward",
     "rnn_forward",
@@ -58,19 +59,6 @@ __all__ = [
 
 
 # ----------------------------------------------------------------------------- helpers
-def sigmoid(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Logistic sigmoid that never overflows: ``sigmoid(x) = (1 + tanh(x / 2)) / 2``.
-
-    >>> sigmoid(np.array([-1e4, 0.0, 1e4]))
-    array([0. , 0.5, 1. ])
-    """
-    out = np.multiply(x, 0.5, out=out)
-    np.tanh(out, out=out)
-    out += 1.0
-    out *= 0.5
-    return out
-
-
 def _float(name, x):
     return as_float_array(name, x)
 
@@ -684,8 +672,7 @@ def temporal_softmax_loss(x, y, mask=None):
             raise TypeError(f"mask must be a boolean array (True = keep the step), got dtype {mask.dtype}")
         check_shape("mask", mask, (N, T), f"(N, T) = ({N}, {T}): one flag per step")
     flat = x.reshape(N * T, V)
-    shifted = flat - flat.max(axis=1, keepdims=True)  # stable: largest logit becomes 0
-    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    log_probs = log_softmax(flat, axis=1)  # (N*T, V), stable for large logits
     yf, mf = y.reshape(-1), mask.reshape(-1)
     loss = -np.sum(log_probs[np.arange(N * T), yf] * mf) / N
     dx = np.exp(log_probs)
