@@ -390,7 +390,7 @@ class TransformerSeq(_Zoo):
         self.head = nn.Linear(d_model, vocab_out or vocab_size)
 
     def forward(self, x):
-        h = self.embed(x) * math.sqrt(self.embed.embedding_dim)  # (N, T, d)
+        h = self.embed(x)  # (N, T, d); unit-variance embeddings and positions of comparable size
         if self.out_len is not None:
             h = torch.cat([h, self.queries.expand(x.shape[0], -1, -1)], dim=1)  # (N, T + out_len, d)
         h = self.encoder(self.pos(h))

@@ -254,3 +254,40 @@ def test_digits_cnn_reaches_98_5_percent_quickly():
           f"({res['threads']} torch thread(s))")
     assert res["test_accuracy"] >= 0.985
     assert res["seconds"] < 30
+
+
+@pytest.mark.slow
+def test_transformer_learns_to_reverse_sequences():
+    from i2dl_lab.data import make_sequence_task
+
+    X, Y = make_sequence_task("reverse", n=2000, length=6, vocab=8, seed=0)
+    tr = DataLoader(ArrayDataset(X[:1600], Y[:1600]), batch_size=64, shuffle=True, seed=0)
+    va = DataLoader(ArrayDataset(X[1600:], Y[1600:]), batch_size=400)
+    torch.manual_seed(0)
+    model = zoo.TransformerSeq(vocab_size=8, d_model=32, nhead=4, num_layers=2, dim_feedforward=64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hist = fit(model, tr, va, epochs=8, lr=3e-3, progress=False)
+    assert hist["val_accuracy"][-1] > 0.95  # per-token accuracy; chance is 1/8
+
+
+@pytest.mark.slow
+def test_lstm_classifier_and_vae_train_with_fit():
+    from i2dl_lab.data import load_digits
+
+    # Sequence label: does the sequence contain more 1s than 0s? Needs memory over the sequence.
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 2, size=(1200, 9))
+    y = (X.sum(axis=1) > 4).astype(np.int64)
+    tr = DataLoader(ArrayDataset(X[:1000], y[:1000]), batch_size=50, shuffle=True, seed=0)
+    va = DataLoader(ArrayDataset(X[1000:], y[1000:]), batch_size=200)
+    torch.manual_seed(0)
+    clf = zoo.LSTMClassifier(vocab_size=2, embed_dim=8, hidden=32, num_classes=2)
+    hist = fit(clf, tr, va, epochs=10, lr=1e-2, progress=False)
+    assert hist["val_accuracy"][-1] > 0.9
+
+    d = load_digits(size=16)
+    vae = zoo.VAE(in_features=256, hidden=64, latent_dim=4, image_shape=(1, 16, 16))
+    unl = DataLoader(ArrayDataset(d["X_train"]), batch_size=64, shuffle=True, seed=0)
+    hist = fit(vae, unl, None, epochs=5, lr=3e-3, loss_fn=zoo.vae_loss, progress=False)
+    assert hist["train_loss"][-1] < 0.9 * hist["train_loss"][0]
