@@ -391,7 +391,9 @@ def _score_exercise(ex, entry: dict, expected: list, got: dict, missing: str | N
             ok, msg = False, f"comparison failed: {type(exc).__name__}: {exc}"
         fb = "passed" if ok else (safe_feedback(expected[i], out) or "wrong answer")
         passed += ok
-        entry["cases"].append({"passed": bool(ok), "message": str(msg)[:600], "feedback": fb})
+        secs = ev.get("seconds")
+        entry["cases"].append({"passed": bool(ok), "message": str(msg)[:600], "feedback": fb,
+                               "seconds": float(secs) if type(secs) in (int, float) else None})
     entry["points"] = round(float(ex.points) * passed / n, 6) if n else 0.0
     if charged:
         entry["message"] = charged

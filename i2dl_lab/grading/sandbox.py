@@ -214,9 +214,10 @@ def _watch(proc, r_fd, run: ChildRun, limits: Limits, t_start: float, total: flo
         if now >= deadline:
             run.ended = "timeout"
             run.timed_out_in = phase
-            whole = t_start + total <= phase_deadline
-            limit = total if whole else limits.wall_per_exercise
-            run.detail = f"time limit exceeded in {'the submission' if whole else phase} ({limit:g} s wall clock)"
+            if t_start + total <= phase_deadline:
+                run.detail = f"time limit exceeded: the submission's {limits.wall_per_submission:g} s wall clock ran out"
+            else:
+                run.detail = f"time limit exceeded in {phase} ({limits.wall_per_exercise:g} s wall clock)"
             return
         for key, _ in sel.select(deadline - now):
             try:

@@ -384,3 +384,52 @@ def test_released_notebook_with_wrong_lab_in_metadata_is_rejected(grade):
     student, _ = release_notebook(D.dumps(D.notebook(D.solution_cells())), "03")
     r = grade(student)
     assert r["status"] == "rejected" and r["message"].endswith("belongs to lab 03, not lab 97")
+
+
+# ------------------------------------------------------------------ the other limits
+def _with_limits(cfg, **kw):
+    from dataclasses import replace
+
+    return replace(cfg, limits=fast_limits(**kw))
+
+
+def test_submission_wall_clock_bounds_several_slow_exercises(grade, cfg):
+    loop = "def {name}(*a):\n    while True:\n        pass\n"
+    cells = D.solution_cells(relu=loop.format(name="relu"), affine=loop.format(name="affine_forward"))
+    r = grade(cells, config=_with_limits(cfg, wall_per_exercise=3.0, wall_per_submission=5.0))
+    assert points(r) == {"relu": 0.0, "affine": 0.0, "softmax": 0.0, "scale": 0.0, "quiz": 8.0}
+    assert ex(r, "relu")["message"] == "time limit exceeded in exercise 'relu' (3 s wall clock)"
+    assert ex(r, "affine")["message"] == "time limit exceeded: the submission's 5 s wall clock ran out"
+    assert ex(r, "softmax")["message"] == ex(r, "scale")["message"] == \
+        "not run: the submission used up its 5 s time limit"
+
+
+def test_cpu_time_limit_kills_a_busy_child(grade, cfg):
+    r = grade(with_relu("def relu(x):\n    while True:\n        pass\n"),
+              config=_with_limits(cfg, wall_per_exercise=30.0, cpu_seconds=2))
+    relu_only_lost(r, message="the process died from SIGXCPU: it used more than 2 s of CPU time")
+
+
+def test_file_size_limit_stops_disk_filling(grade):
+    body = ("def relu(x):\n    with open('big.bin', 'wb') as fh:\n        for _ in range(64):\n"
+            "            fh.write(b'0' * (1 << 20))\n    return np.maximum(x, 0)\n")
+    r = grade(with_relu(body))
+    e = relu_only_lost(r, feedback="raised OSError at line 4 of the exercise cell")
+    assert "File too large" in e["cases"][0]["message"]
+
+
+def test_child_gets_a_fresh_private_directory_and_a_scrubbed_environment(grade, monkeypatch):
+    from i2dl_lab.grading.sandbox import scrubbed_env
+
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "leak-me")
+    body = ("import os\ndef relu(x):\n"
+            "    raise RuntimeError(repr((os.getcwd(), os.listdir('.'), sorted(os.environ), os.getuid())))\n")
+    r = grade(with_relu(body))
+    e = relu_only_lost(r)
+    cwd, listing, env, uid = eval(e["cases"][0]["message"].split(": ", 1)[1])  # noqa: S307 - our own repr
+    assert listing == [] and not os.path.exists(cwd)
+    assert env == sorted(scrubbed_env("x")) and "leak-me" not in e["cases"][0]["message"]
+    if ROOT:
+        assert uid != 0
+    cwds = {eval(c["message"].split(": ", 1)[1])[0] for c in e["cases"]}  # noqa: S307
+    assert len(cwds) == 1  # one directory per submission, shared by its exercises

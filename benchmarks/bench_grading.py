@@ -1,0 +1,116 @@
+"""Grading throughput: 100 submissions of lab 03 (backpropagation) with ``--jobs 2``.
+
+The class is mixed like a real one: correct notebooks, partly done ones (released notebook
+with some exercises filled in), wrong ones (a sign error), broken ones (corrupt JSON, an
+empty notebook, one exercise looping forever). Each is a distinct notebook (a distinct
+sha256), so nothing is skipped. Prints the wall time, submissions per second, and the
+per-submission overhead: grading time minus the time student code ran.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/bench_grading.py [--n 100] [--jobs 2]
+
+Target on the 2-core test machine: the whole batch within 120 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("I2DL_PLAIN_PROGRESS", "1")
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from i2dl_lab.grading.batch import grade_batch  # noqa: E402
+from i2dl_lab.grading.gradebook import Gradebook  # noqa: E402
+from i2dl_lab.grading.grader import resolve_lab  # noqa: E402
+from i2dl_lab.grading.release import release_notebook  # noqa: E402
+
+LAB = "03"
+
+
+def make_class(out: Path, n: int, seed: int = 0) -> Counter:
+    import random
+
+    rnd = random.Random(seed)
+    src = next((REPO / "labs").glob(f"{LAB}_*.ipynb"))
+    solution = json.loads(src.read_text())
+    student, _ = release_notebook(src.read_bytes(), LAB, src.name)
+    ex_idx = [i for i, c in enumerate(solution["cells"]) if "exercise" in c.get("metadata", {}).get("i2dl", {})]
+    kinds = Counter()
+    for k in range(n):
+        r = k % 10
+        if r < 4:
+            kind, nb = "correct", json.loads(json.dumps(solution))
+        elif r < 7:
+            kind, nb = "partial", json.loads(json.dumps(student))
+            for i in rnd.sample(ex_idx, rnd.randint(1, len(ex_idx) - 1)):
+                nb["cells"][i]["source"] = solution["cells"][i]["source"]
+        elif r < 9:
+            kind, nb = "wrong", json.loads(json.dumps(solution))
+            i = rnd.choice(ex_idx)
+            src_i = "".join(nb["cells"][i]["source"])
+            nb["cells"][i]["source"] = src_i.replace("### END SOLUTION", "    pass\n").replace(
+                " + b", " - b").replace("dx /= N", "dx /= 2 * N").replace("(x > 0)", "(x >= 1)").replace(
+                "reg * W1", "reg * W2.sum()")
+        else:
+            kind = "broken"
+            nb = None
+            which = k % 3
+            if which == 0:
+                (out / f"s{k:03d}.ipynb").write_bytes(b'{"cells": [{"cell_type": "code", "source": "x = ')
+            elif which == 1:
+                (out / f"s{k:03d}.ipynb").write_text(json.dumps({"cells": [], "nbformat": 4, "metadata": {}}))
+            else:
+                kind, nb = "loops", json.loads(json.dumps(solution))
+                i = ex_idx[0]
+                nb["cells"][i]["source"] = "".join(nb["cells"][i]["source"]).replace(
+                    "### BEGIN SOLUTION", "### BEGIN SOLUTION\n    while True:\n        pass")
+        kinds[kind] += 1
+        if nb is not None:
+            nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": f"student {k}"})
+            (out / f"s{k:03d}.ipynb").write_text(json.dumps(nb))
+    return kinds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=100)
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="i2dl-bench-") as tmp:
+        tmp = Path(tmp)
+        subs = tmp / "subs"
+        subs.mkdir()
+        kinds = make_class(subs, args.n)
+        cfg = resolve_lab(LAB, source=REPO / "labs", secret=b"benchmark")
+        t0 = time.perf_counter()
+        summary = grade_batch(cfg, [subs], tmp / "gb.sqlite", jobs=args.jobs, quiet=True)
+        wall = time.perf_counter() - t0
+        with Gradebook(tmp / "gb.sqlite") as book:
+            results = [book.result(r["lab"], r["sha256"], r["student"]) for r in book.rows()]
+        per = [r["seconds"] for r in results]
+        student_time = [sum(c.get("seconds") or 0.0 for e in r["exercises"] for c in e["cases"]) for r in results]
+        clean = [p - s for r, p, s in zip(results, per, student_time)
+                 if r["status"] == "graded" and not any("time limit" in (e.get("message") or "")
+                                                        for e in r["exercises"])]
+        scores = Counter(round(r["score"], 2) for r in results)
+    print(f"lab {LAB}: {args.n} submissions {dict(kinds)}, --jobs {args.jobs}, OMP_NUM_THREADS="
+          f"{os.environ['OMP_NUM_THREADS']}, {os.cpu_count()} cores")
+    print(f"  {summary.line()}")
+    print(f"  wall {wall:.1f} s ({args.n / wall:.2f} submissions/s); target <= 120 s: {'OK' if wall <= 120 else 'MISSED'}")
+    print(f"  per submission: median {statistics.median(per):.2f} s, max {max(per):.2f} s")
+    print(f"  overhead per submission (grading time minus student code, no timeouts): median "
+          f"{statistics.median(clean):.2f} s, mean {statistics.mean(clean):.2f} s")
+    print(f"  score histogram: {dict(sorted(scores.items()))}")
+
+
+if __name__ == "__main__":
+    main()
