@@ -210,11 +210,21 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.get_default_dtype()
 
 
+def _model_device(model: nn.Module, device) -> torch.device:
+    # None: wherever the model's parameters are (no surprise moves between devices).
+    if device is None:
+        return next((p.device for p in model.parameters()), torch.device("cpu"))
+    return select_device(device)
+
+
 @torch.no_grad()
-def evaluate(model: nn.Module, loader, loss_fn: Callable | None = None, device="auto",
+def evaluate(model: nn.Module, loader, loss_fn: Callable | None = None, device=None,
              batch_fn: Callable | None = None) -> dict:
-    """Mean loss (and accuracy for classification) of ``model`` over ``loader``, in eval mode."""
-    device = select_device(device) if device == "auto" else torch.device(device)
+    """Mean loss (and accuracy for classification) of ``model`` over ``loader``, in eval mode.
+
+    ``device=None`` evaluates where the model's parameters are; the model is not moved.
+    """
+    device = _model_device(model, device)
     loss_fn = loss_fn or default_loss
     dtype = _model_dtype(model)
     was_training = model.training
@@ -249,9 +259,9 @@ def _batch_size(x) -> int:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, loader, device="auto") -> np.ndarray:
+def predict(model: nn.Module, loader, device=None) -> np.ndarray:
     """Concatenated model outputs over ``loader`` (inputs only are used), as a NumPy array."""
-    device = select_device(device)
+    device = _model_device(model, device)
     dtype = _model_dtype(model)
     was_training = model.training
     model.eval()

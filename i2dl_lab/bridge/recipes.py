@@ -34,6 +34,6 @@ def train_digits_cnn(epochs: int = 12, seed: int = 0, lr: float = 5e-3, batch_si
     model = LeNet(in_channels=1, num_classes=10, image_size=16)
     hist = fit(model, train, val, epochs=epochs, lr=lr, scheduler="cosine", seed=seed, progress=progress,
                restore_best=False, device=device)
-    acc = evaluate(model, test, device=device)["accuracy"]
+    acc = evaluate(model, test)["accuracy"]
     return {"model": model, "history": hist, "test_accuracy": acc, "seconds": time.perf_counter() - t0,
             "threads": torch.get_num_threads()}

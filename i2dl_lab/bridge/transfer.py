@@ -158,7 +158,7 @@ def prepare_transfer(model: nn.Module, mode: str, num_classes: int | None = None
 
 
 @torch.no_grad()
-def extract_features(model: nn.Module, x, batch_size: int = 512, device="cpu") -> np.ndarray:
+def extract_features(model: nn.Module, x, batch_size: int = 512) -> np.ndarray:
     """Body outputs (the head's inputs) for inputs ``x`` (N, ...), as a (N, D) array."""
     name, head = get_head(model)
     feats = []
@@ -170,8 +170,9 @@ def extract_features(model: nn.Module, x, batch_size: int = 512, device="cpu") -
     was = model.training
     model.eval()
     try:
-        dev = torch.device(device)
-        xt = torch.as_tensor(np.asarray(x), dtype=next(model.parameters()).dtype)
+        first = next(model.parameters())
+        dev = first.device  # run where the model lives
+        xt = torch.as_tensor(np.asarray(x), dtype=first.dtype)
         for i in range(0, len(xt), batch_size):
             model(xt[i:i + batch_size].to(dev))
     finally:
@@ -220,7 +221,7 @@ def pretrain_digits_lenet(path: str | Path = PRETRAINED_PATH, epochs: int = 25, 
         loader = DataLoader(ArrayDataset(d["X_train"][part_a], d["y_train"][part_a], transform=aug), batch_size=32,
                             shuffle=True, seed=seed)
         hist = fit(model, loader, None, epochs=epochs, lr=3e-3, scheduler="cosine", seed=seed, progress=False,
-                   restore_best=False)
+                   restore_best=False, device="cpu")  # the CPU run is the reference
         metrics = {"train_loss": hist.last("train_loss"), "train_accuracy": hist.last("train_accuracy"),
                    "images": int(len(part_a)), "epochs": epochs}
         model.cpu().eval()
@@ -282,13 +283,13 @@ def fewshot_transfer(shots: int = 10, seeds: Iterable[int] = (0, 1, 2), epochs: 
         seed_everything(seed)
         scratch = LeNet(num_classes=10)
         _few_label_fit(scratch, data["X_few"], data["y_few"], epochs, 3e-3, seed)
-        res["scratch"].append(evaluate(scratch, test, device="cpu")["accuracy"])
+        res["scratch"].append(evaluate(scratch, test)["accuracy"])
         for mode in ("feature_extraction", "fine_tuning"):
             model = load_pretrained(path)
             groups = prepare_transfer(model, mode, num_classes=10, lr=3e-3, body_lr_factor=0.1, seed=seed)
             _few_label_fit(model, data["X_few"], data["y_few"], epochs, 3e-3, seed,
                            optimizer=lambda _params, g=groups: torch.optim.Adam(g))
-            res[mode].append(evaluate(model, test, device="cpu")["accuracy"])
+            res[mode].append(evaluate(model, test)["accuracy"])
     for key in list(res):
         res[key + "_mean"] = float(np.mean(res[key]))
     return res
@@ -342,7 +343,7 @@ def autoencoder_pretraining(labels_per_class: int = 10, seeds: Iterable[int] = (
         seed_everything(seed)
         scratch = AutoencoderClassifier(ConvAutoencoder(image_size=16, latent_dim=latent_dim).encoder, latent_dim)
         _few_label_fit(scratch, X, y, epochs, 3e-3, seed)
-        res["scratch"].append(evaluate(scratch, test, device="cpu")["accuracy"])
+        res["scratch"].append(evaluate(scratch, test)["accuracy"])
         for mode in ("feature_extraction", "fine_tuning"):
             torch.manual_seed(seed)
             model = AutoencoderClassifier(copy.deepcopy(ae.encoder), latent_dim)
@@ -350,7 +351,7 @@ def autoencoder_pretraining(labels_per_class: int = 10, seeds: Iterable[int] = (
                 freeze(model, "encoder")
             params = [p for p in model.parameters() if p.requires_grad]
             _few_label_fit(model, X, y, epochs, 3e-3, seed, optimizer=lambda _p, ps=params: torch.optim.Adam(ps, 3e-3))
-            res[mode].append(evaluate(model, test, device="cpu")["accuracy"])
+            res[mode].append(evaluate(model, test)["accuracy"])
     for key in ("scratch", "feature_extraction", "fine_tuning"):
         res[key + "_mean"] = float(np.mean(res[key]))
     return res
