@@ -69,7 +69,7 @@ def plot_templates(reg: float = 1e-3, lr: float = 0.1, iters: int = 300, seed: i
     return fig, data
 
 
-def reg_explorer(seed: int = 0, iters: int = 300):
+def reg_explorer(seed: int = 0, iters: int = 300, lr: float = 0.1):
     """Log-scale slider over the regularisation strength, redrawing :func:`plot_templates`."""
     import ipywidgets as widgets
 
@@ -77,7 +77,7 @@ def reg_explorer(seed: int = 0, iters: int = 300):
 
     reg = widgets.FloatLogSlider(value=1e-3, base=10, min=-4, max=0, step=0.25, description="reg",
                                  continuous_update=False, readout_format=".0e")
-    return slider_plot(lambda reg: plot_templates(reg=reg, iters=iters, seed=seed), reg=reg)
+    return slider_plot(lambda reg: plot_templates(reg=reg, lr=lr, iters=iters, seed=seed), reg=reg)
 
 
 def knn_grid(X: np.ndarray, y: np.ndarray, k: int, metric: str, resolution: int = 120,
