@@ -96,7 +96,5 @@ class Subset:
         return self.dataset[int(self.indices[index])]
 
     def get_batch(self, indices):
-        if hasattr(self.dataset, "get_batch") and getattr(self.dataset, "transform", None) is None \
-                and getattr(self.dataset, "target_transform", None) is None:
-            return self.dataset.get_batch(self.indices[indices])
-        raise AttributeError("get_batch needs an untransformed ArrayDataset underneath")
+        """Rows ``indices`` of the subset at once (only over an untransformed ArrayDataset)."""
+        return self.dataset.get_batch(self.indices[indices])

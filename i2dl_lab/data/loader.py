@@ -122,7 +122,8 @@ class DataLoader:
 
 def _has_fast_path(ds) -> bool:
     # Fancy-indexing whole batches is only equivalent to per-sample reads without transforms.
-    if not hasattr(ds, "get_batch"):
-        return False
-    inner = getattr(ds, "dataset", ds)
-    return getattr(inner, "transform", None) is None and getattr(inner, "target_transform", None) is None
+    from .dataset import ArrayDataset, Subset
+
+    if isinstance(ds, Subset):
+        return _has_fast_path(ds.dataset)
+    return isinstance(ds, ArrayDataset) and ds.transform is None and ds.target_transform is None

@@ -80,6 +80,28 @@ def test_custom_collate_and_subset():
         Subset(make_ds(3), [5])
 
 
+class ListDataset:
+    """A plain Python dataset: only __len__ and __getitem__."""
+
+    def __init__(self, n):
+        self.items = [(np.full(2, i, dtype=float), i) for i in range(n)]
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, i):
+        return self.items[i]
+
+
+def test_any_object_with_len_and_getitem_loads_also_through_a_subset():
+    full = [y for _, y in DataLoader(ListDataset(7), batch_size=3)]
+    assert [b.tolist() for b in full] == [[0, 1, 2], [3, 4, 5], [6]]
+    sub = DataLoader(Subset(ListDataset(7), [6, 2, 4]), batch_size=2)
+    assert [y.tolist() for _, y in sub] == [[6, 2], [4]]
+    fast = DataLoader(Subset(make_ds(10), [9, 1]), batch_size=2)
+    np.testing.assert_array_equal(next(iter(fast))[0], make_ds(10).arrays[0][[9, 1]])
+
+
 def test_default_collate_handles_nested_structures():
     batch = default_collate([{"x": np.zeros(2), "t": (1, 0.5)}, {"x": np.ones(2), "t": (2, 1.5)}])
     assert batch["x"].shape == (2, 2)
