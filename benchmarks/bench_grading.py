@@ -105,7 +105,8 @@ def main() -> None:
     print(f"lab {LAB}: {args.n} submissions {dict(kinds)}, --jobs {args.jobs}, OMP_NUM_THREADS="
           f"{os.environ['OMP_NUM_THREADS']}, {os.cpu_count()} cores")
     print(f"  {summary.line()}")
-    print(f"  wall {wall:.1f} s ({args.n / wall:.2f} submissions/s); target <= 120 s: {'OK' if wall <= 120 else 'MISSED'}")
+    verdict = "OK" if wall <= 120 else "MISSED"
+    print(f"  wall {wall:.1f} s ({args.n / wall:.2f} submissions/s); target <= 120 s: {verdict}")
     print(f"  per submission: median {statistics.median(per):.2f} s, max {max(per):.2f} s")
     print(f"  overhead per submission (grading time minus student code, no timeouts): median "
           f"{statistics.median(clean):.2f} s, mean {statistics.mean(clean):.2f} s")

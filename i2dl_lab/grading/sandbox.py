@@ -215,7 +215,8 @@ def _watch(proc, r_fd, run: ChildRun, limits: Limits, t_start: float, total: flo
             run.ended = "timeout"
             run.timed_out_in = phase
             if t_start + total <= phase_deadline:
-                run.detail = f"time limit exceeded: the submission's {limits.wall_per_submission:g} s wall clock ran out"
+                run.detail = (f"time limit exceeded: the submission's {limits.wall_per_submission:g} s wall clock "
+                              "ran out")
             else:
                 run.detail = f"time limit exceeded in {phase} ({limits.wall_per_exercise:g} s wall clock)"
             return

@@ -80,8 +80,9 @@ def _enc(x, depth: int, budget: list):
         budget[0] -= a.size
         if budget[0] < 0:
             raise WireError(f"more than {MAX_ITEMS} values")
-        a = np.ascontiguousarray(a)
-        return {"$a": base64.b64encode(a.tobytes()).decode("ascii"), "dtype": a.dtype.str, "shape": list(a.shape)}
+        # tobytes(order="C") keeps 0-d arrays 0-d (np.ascontiguousarray would make them 1-d)
+        return {"$a": base64.b64encode(a.tobytes(order="C")).decode("ascii"), "dtype": a.dtype.str,
+                "shape": list(a.shape)}
     if isinstance(x, np.generic) and t.__module__ == "numpy":
         a = np.asarray(x)
         if a.dtype.kind not in _KINDS:

@@ -60,3 +60,11 @@ def test_decoder_limits_nesting_depth():
         deep = {"$t": [deep]}
     with pytest.raises(wire.WireError, match="deeper"):
         wire.decode(deep)
+
+
+def test_zero_dimensional_and_non_contiguous_arrays_keep_their_shape():
+    a = np.arange(12.0).reshape(3, 4)
+    for x in (np.array(2.5), a.T, a[:, ::2], np.zeros((0, 3))):
+        back = wire.loads(wire.dumps(x))
+        assert back.shape == x.shape
+        np.testing.assert_array_equal(back, x)
