@@ -92,6 +92,34 @@ def _code_names(code) -> set[str]:
     return names
 
 
+def _private_tmp(libc, box: dict) -> str:
+    """Size-capped private /tmp (holding the working directory), /var/tmp and /dev/shm.
+
+    RLIMIT_FSIZE caps one file; these caps bound the total a submission can write, and the
+    shared /tmp of the machine (other graders' folders included) becomes invisible.
+    """
+    import ctypes
+
+    MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        return f"shared /tmp: {os.strerror(ctypes.get_errno())}"
+    size = int(box["limits"].get("scratch_bytes", 64 * 2**20))
+    work = box["workdir"]
+    top = "/" + work.strip("/").split("/")[0]  # the folder the working directory lives in (/tmp)
+    done = []
+    for d in dict.fromkeys([top, "/tmp", "/var/tmp", "/dev/shm"]):
+        if os.path.isdir(d) and libc.mount(b"tmpfs", os.fsencode(d), b"tmpfs", MS_NOSUID | MS_NODEV,
+                                           f"size={size},mode=1777".encode()) == 0:
+            done.append(d)
+    if top not in done:
+        return "shared /tmp (could not mount a private one)"
+    os.makedirs(work, 0o700)
+    if box.get("uid") is not None and os.geteuid() == 0:
+        os.chown(work, box["uid"], box["gid"])
+    os.chdir(work)
+    return f"private {', '.join(done)} ({size // 2**20} MiB each)"
+
+
 def _hide(libc, paths) -> str:
     """Cover course folders (solutions, gradebook, other submissions) with empty read-only mounts."""
     import ctypes
@@ -173,6 +201,8 @@ def _apply_sandbox(box: dict) -> dict:
         flags = CLONE_NEWNET | CLONE_NEWNS | (0 if os.geteuid() == 0 else CLONE_NEWUSER)
         if libc.unshare(flags) == 0:
             report["network"] = "isolated (empty network namespace)"
+            if box["limits"].get("private_tmp", True):
+                report["scratch"] = _private_tmp(libc, box)
             report["files"] = _hide(libc, box.get("hide") or [])
             if os.geteuid() == 0 and box.get("uid") is not None:
                 exposed = _expose_python(libc)

@@ -44,6 +44,8 @@ class Limits:
     nproc: int = 16                      # RLIMIT_NPROC (per uid; unique uid per child as root)
     output_bytes: int = 32 * 1024        # captured stdout/stderr kept (the rest is counted, dropped)
     protocol_bytes: int = 128 * 2**20    # answers the child may send
+    scratch_bytes: int = 64 * 2**20      # size of the child's private /tmp (its working directory)
+    private_tmp: bool = True             # give the child its own /tmp, /var/tmp, /dev/shm (tmpfs, capped)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -265,9 +265,15 @@ def open_course(tmp_path):
     shutil.rmtree(base, ignore_errors=True)
 
 
-def test_child_cannot_read_secrets_or_write_course_files(open_course, monkeypatch):
+@pytest.mark.parametrize("private_tmp", [True, False], ids=["private-tmp", "hidden-folders"])
+def test_child_cannot_read_secrets_or_write_course_files(open_course, monkeypatch, private_tmp):
+    from i2dl_lab.grading import cli as cli_mod
     from i2dl_lab.grading.cli import main as cli
     from i2dl_lab.grading.gradebook import Gradebook
+
+    limits = cli_mod._limits
+    monkeypatch.setattr(cli_mod, "_limits", lambda args: __import__("dataclasses").replace(
+        limits(args), private_tmp=private_tmp))
 
     course = open_course
     labs = D.source_dir(__import__("pathlib").Path(course))
@@ -296,8 +302,10 @@ def test_child_cannot_read_secrets_or_write_course_files(open_course, monkeypatc
     assert "WROTE" not in seen and "None]" in seen
     assert not os.path.exists(os.path.join(course, "results.json"))
     assert not os.path.exists(os.path.join(subs, "other_student.ipynb"))
-    if ROOT:
-        assert result["sandbox"]["files"].startswith(("5 course path(s) hidden", "4 course path(s) hidden"))
+    if ROOT and private_tmp:
+        assert result["sandbox"]["scratch"].startswith("private /tmp")
+    elif ROOT:  # without a private /tmp the course folders are covered one by one (key file included)
+        assert re.match(r"[3-9] course path\(s\) hidden$", result["sandbox"]["files"]), result["sandbox"]
 
 
 @pytest.mark.slow
@@ -433,3 +441,13 @@ def test_child_gets_a_fresh_private_directory_and_a_scrubbed_environment(grade, 
         assert uid != 0
     cwds = {eval(c["message"].split(": ", 1)[1])[0] for c in e["cases"]}  # noqa: S307
     assert len(cwds) == 1  # one directory per submission, shared by its exercises
+
+
+def test_many_files_cannot_fill_the_disk(grade):
+    body = ("def relu(x):\n    for i in range(1000):\n        with open(f'/tmp/f{i}.bin', 'wb') as fh:\n"
+            "            fh.write(b'0' * (8 << 20))\n    return np.maximum(x, 0)\n")
+    r = grade(with_relu(body))
+    if not r["sandbox"].get("scratch", "").startswith("private"):
+        pytest.skip(f"no private /tmp on this OS: {r['sandbox'].get('scratch')}")
+    e = relu_only_lost(r, feedback="raised OSError at line 4 of the exercise cell")
+    assert "No space left on device" in e["cases"][0]["message"]
