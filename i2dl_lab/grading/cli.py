@@ -80,20 +80,34 @@ def cmd_grades(args) -> int:
     return 0
 
 
+def _guard(cmd):
+    """Plain one-line errors for bad input (wrong lab, unreadable notebook), whichever main runs us."""
+
+    def run(args) -> int:
+        try:
+            return cmd(args)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"i2dl-lab {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+
+    run.__name__ = cmd.__name__
+    return run
+
+
 def register(subparsers) -> None:
     """Add release, submit, grade and grades to ``subparsers`` (from ``add_subparsers``)."""
     p = subparsers.add_parser("release", help="make student notebooks from the solution notebooks")
     p.add_argument("labs", nargs="*", metavar="LAB", help="lab numbers (default: every lab)")
     p.add_argument("--source", default="labs", help="folder of solution notebooks (default: labs)")
     p.add_argument("--out", required=True, help="folder for the student notebooks and MANIFEST.json")
-    p.set_defaults(func=cmd_release)
+    p.set_defaults(func=_guard(cmd_release), command="release")
 
     p = subparsers.add_parser("submit", help="pack a notebook for hand-in (a zip under submissions/)")
     p.add_argument("notebook")
     p.add_argument("--out", default="submissions")
     p.add_argument("--student", default=None, help="your student id (default: $I2DL_STUDENT or the login name)")
     p.add_argument("--lab", default=None, help="lab id when the notebook does not carry one")
-    p.set_defaults(func=cmd_submit)
+    p.set_defaults(func=_guard(cmd_submit), command="submit")
 
     p = subparsers.add_parser("grade", help="grade submissions (notebooks, zips or folders) into a gradebook")
     p.add_argument("lab", metavar="LAB")
@@ -111,25 +125,17 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=None, help="seconds of wall clock per exercise (default 10)")
     p.add_argument("--submission-timeout", type=float, default=None, help="seconds per submission (default 60)")
     p.add_argument("--memory-mb", type=int, default=None, help="address-space limit of the child (default 2048)")
-    p.set_defaults(func=cmd_grade)
+    p.set_defaults(func=_guard(cmd_grade), command="grade")
 
     p = subparsers.add_parser("grades", help="show or export the gradebook")
     p.add_argument("--db", required=True)
     p.add_argument("--csv", default=None, metavar="FILE", help="write one row per student and lab")
     p.add_argument("--lab", default=None)
-    p.set_defaults(func=cmd_grades)
+    p.set_defaults(func=_guard(cmd_grades), command="grades")
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="i2dl-lab", description="i2dl-lab grading commands")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    try:
-        if args.command == "grade":
-            from .grader import normalize_lab
-
-            args.lab = normalize_lab(args.lab)
-        return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return args.func(args)
