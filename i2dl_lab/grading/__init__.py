@@ -1,4 +1,26 @@
-"""Release, self-check, submit and sandboxed grading of the labs."""
+"""Release, self-check, submit and sandboxed grading of the labs.
+
+Modules
+-------
+spec        how a lab declares its graded exercises (the contract with lab authors)
+selfcheck   ``self_check(lab, exercise, obj)``: public cases in the notebook
+release     solution notebooks -> student notebooks (``i2dl-lab release``)
+submit      notebook -> zip with a manifest (``i2dl-lab submit``)
+notebook    reading notebooks and zips without trusting them
+codecheck   static checks of exercise cells (own definition, no reference use)
+sandbox     the child process: limits, namespaces, unprivileged uid, output caps
+grader      one submission: hidden inputs, reference in the parent, scoring
+gradebook   SQLite, one transaction per submission; CSV export
+feedback    HTML report per submission (no hidden inputs or expected values)
+batch       many submissions: inline, ``--jobs N`` processes, or Dask
+cli         ``register(subparsers)`` for ``i2dl-lab release|submit|grade|grades``
+
+What lab authors must know (beyond ``spec.py``): the grader runs only the exercise cells
+and the import lines they use, each top-level statement on its own, so an exercise cell
+must be self-contained apart from imports and other exercise cells; drivers must not call
+the reference (in the child, references and the library functions they call by name are
+replaced by tripwires); case arguments must be plain data.
+"""
 
 from .selfcheck import SelfCheckFailed, SelfCheckResult, self_check
 from .spec import PUBLIC_SEED, QUIZ_RULES, Exercise, Quiz, allclose, rel_error

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import importlib
 import importlib.util
+import json
 import os
 import re
 import sys
@@ -268,6 +269,9 @@ def _grade_exercises(sub, exercises, cfg: LabConfig, result: dict) -> None:
             entries[ex.id]["message"] = pl.zero[ex.id]
             continue
         cases[ex.id] = [wire.encode(tuple(a)) for a in args_list]
+        if '"$x"' in json.dumps(cases[ex.id]):
+            raise ValueError(f"spec bug: the cases of exercise {ex.id!r} hold values that are not plain data "
+                             "(numbers, strings, ndarrays, tuples/lists/dicts of them)")
         expected[ex.id] = [ex.run(ex.reference, copy.deepcopy(tuple(a))) for a in args_list]
         to_run.append(ex)
     results: dict[str, dict[int, dict]] = {ex.id: {} for ex in to_run}

@@ -156,3 +156,18 @@ def test_student_code_can_import_the_standard_library_and_numpy(grade):
             "    return np.maximum(x, 0)\n")
     r = grade(D.solution_cells(relu=body))
     assert r["score"] == FULL, ex(r, "relu")["cases"][0]
+
+
+def test_spec_with_non_plain_case_data_is_a_grader_error_not_a_student_zero(grade, cfg):
+    import types
+    from dataclasses import replace
+
+    spec = types.ModuleType("bad_spec")
+    from i2dl_lab.grading.grader import _SPECS, load_spec
+
+    good = load_spec(cfg.spec)
+    bad_ex = replace(good.EXERCISES[0], cases=lambda rng: [(object(),)])
+    spec.EXERCISES = [bad_ex]
+    _SPECS["bad_spec"] = spec
+    r = grade(D.solution_cells(), config=replace(cfg, spec={"module": "bad_spec"}))
+    assert r["status"] == "error" and "spec bug: the cases of exercise 'relu'" in r["message"]
