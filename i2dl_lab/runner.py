@@ -175,7 +175,7 @@ def format_summary(results: Sequence[LabResult]) -> str:
     """A plain-text table: lab, status, seconds, headline metric (or the error)."""
     rows = [("lab", "status", "seconds", "headline")]
     for r in results:
-        rows.append((r.lab.name, r.status, f"{r.seconds:.1f}", r.headline if r.ok else r.error[:100]))
+        rows.append((r.lab.name, r.status, f"{r.seconds:.1f}", (r.headline or "-") if r.ok else r.error[:100]))
     total = sum(r.seconds for r in results)
     failed = sum(not r.ok for r in results)
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
