@@ -340,3 +340,57 @@ def main(proto_fd: int) -> None:
         pass
     emit({"ev": "done"})
     os._exit(0)
+
+
+def zygote(sock_fd: int, spec_locator: dict) -> None:
+    """The fork server (see ``sandbox._Zygote``): preload, then fork one child per request."""
+    import select
+    import signal
+    import socket
+
+    sock = socket.socket(fileno=sock_fd)
+    import numpy  # noqa: F401 - preloaded for the children
+
+    from . import wire  # noqa: F401
+
+    _load_spec(spec_locator)
+    sock.sendall(b'{"ready": true}\n')
+    while True:
+        ready = select.select([sock], [], [], 0.02)[0]
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            sock.sendall(json.dumps({"exit": pid, "status": status}).encode() + b"\n")
+        if not ready:
+            continue
+        msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 3)
+        if not msg:
+            os._exit(0)  # the grader went away
+        req = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                sock.close()
+                os.setsid()
+                stdin, out, proto = fds
+                os.dup2(stdin, 0)
+                os.dup2(out, 1)
+                os.dup2(out, 2)
+                os.close(stdin)
+                os.close(out)
+                os.closerange(3, proto)
+                os.closerange(proto + 1, 1 << 16)
+                os.environ.clear()
+                os.environ.update(req["env"])
+                os.chdir(req["cwd"])
+                main(proto)
+            finally:
+                os._exit(70)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")

@@ -305,6 +305,7 @@ def _grade_exercises(sub, exercises, cfg: LabConfig, result: dict) -> None:
             kind = ev.get("ev")
             if kind == "ready" and isinstance(ev.get("sandbox"), dict) and not result["sandbox"]:
                 result["sandbox"] = {str(k): str(v)[:200] for k, v in ev["sandbox"].items()}
+                result["sandbox"]["started_by"] = run.started_by
             elif kind == "load":
                 state.update(cell=ev.get("cell"), cell_ex=ev.get("ex"))
             elif kind == "loaded":

@@ -46,6 +46,7 @@ class Limits:
     protocol_bytes: int = 128 * 2**20    # answers the child may send
     scratch_bytes: int = 64 * 2**20      # size of the child's private /tmp (its working directory)
     private_tmp: bool = True             # give the child its own /tmp, /var/tmp, /dev/shm (tmpfs, capped)
+    fork_server: bool = True             # fork children from a warm server instead of starting Python each time
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -60,6 +61,7 @@ class ChildRun:
     detail: str = ""         # plain-words description of how it ended
     seconds: float = 0.0
     timed_out_in: str | None = None
+    started_by: str = ""
 
 
 def scrubbed_env(home: str) -> dict:
@@ -144,6 +146,159 @@ def hideable(paths) -> tuple[list[str], list[str]]:
     return sorted(set(ok)), sorted(set(skipped))
 
 
+class _Spawned:
+    """A child started with a fresh ``python -I`` (the fallback, and the path for threads)."""
+
+    def __init__(self, python: str, cwd: str, env: dict, proto_w: int):
+        self.proc = subprocess.Popen(
+            [python, "-I", "-B", "-c", _BOOT.format(root=_PKG_ROOT), str(proto_w)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(proto_w,),
+            cwd=cwd, env=env, start_new_session=True, close_fds=True)
+        self.pid = self.proc.pid
+        self.out_fd = self.proc.stdout.fileno()
+
+    def send_job(self, data: bytes) -> None:
+        try:
+            self.proc.stdin.write(data)
+            self.proc.stdin.close()
+        except (BrokenPipeError, OSError):
+            pass
+
+    def wait(self, timeout: float) -> int:
+        return self.proc.wait(timeout=timeout)
+
+    def close(self) -> None:
+        self.proc.stdout.close()
+
+
+class _Forked:
+    """A child forked by the fork server (:class:`_Zygote`): same sandbox, no interpreter start-up."""
+
+    def __init__(self, zygote: _Zygote, env: dict, cwd: str, proto_w: int):
+        in_r, self.in_w = os.pipe()
+        self.out_fd, out_w = os.pipe()
+        self.zygote = zygote
+        try:
+            self.pid = zygote.fork([in_r, out_w, proto_w], {"env": env, "cwd": cwd})
+        finally:
+            os.close(in_r)
+            os.close(out_w)
+
+    def send_job(self, data: bytes) -> None:
+        try:
+            with os.fdopen(self.in_w, "wb") as fh:
+                fh.write(data)
+        except (BrokenPipeError, OSError):
+            pass
+
+    def wait(self, timeout: float) -> int:
+        return self.zygote.exit_status(self.pid, timeout)
+
+    def close(self) -> None:
+        os.close(self.out_fd)
+
+
+_BOOT_ZYGOTE = ("import sys; sys.path.insert(0, {root!r}); "
+                "from i2dl_lab.grading._child import zygote; zygote(int(sys.argv[1]), {spec!r})")
+
+
+class _Zygote:
+    """A fork server: a trusted Python that has imported NumPy and the lab's spec once.
+
+    Each submission's child is forked from it (``fork`` costs milliseconds; starting Python
+    and importing NumPy costs half a second), then applies exactly the sandbox a freshly
+    started child applies. The server never runs student code, never sees the secret or an
+    expected output, and the forked child closes the server's socket before anything else.
+    """
+
+    def __init__(self, python: str, spec: dict, startup: float):
+        import socket
+
+        self.sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.proc = subprocess.Popen(
+            [python, "-I", "-B", "-c", _BOOT_ZYGOTE.format(root=_PKG_ROOT, spec=spec), str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, cwd="/", env=scrubbed_env("/nonexistent"), start_new_session=True)
+        theirs.close()
+        self.buf = b""
+        self.exits: dict[int, int] = {}
+        msg = self._read(startup)
+        if msg.get("ready") is not True:
+            raise RuntimeError(f"fork server did not start: {msg}")
+
+    def _read(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.sock], [], [], left)[0]:
+                raise TimeoutError("fork server did not answer")
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("fork server closed its socket")
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return json.loads(line)
+
+    def _next(self, key: str, timeout: float) -> dict:
+        while True:
+            msg = self._read(timeout)
+            if "exit" in msg:
+                self.exits[int(msg["exit"])] = int(msg["status"])
+            if key in msg:
+                return msg
+
+    def fork(self, fds: list[int], request: dict) -> int:
+        import socket
+
+        socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
+        return int(self._next("pid", 10.0)["pid"])
+
+    def exit_status(self, pid: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while pid not in self.exits:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise subprocess.TimeoutExpired("forked child", timeout)
+            try:
+                self._next("exit", left)
+            except TimeoutError:
+                raise subprocess.TimeoutExpired("forked child", timeout) from None
+        return os.waitstatus_to_exitcode(self.exits.pop(pid))
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        self.sock.close()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:  # pragma: no cover
+            self.proc.kill()
+
+
+_ZYGOTES: dict[tuple, _Zygote] = {}
+
+
+def _zygote_for(python: str, spec: dict, startup: float) -> _Zygote | None:
+    """The fork server for ``spec`` in this process (main thread only), or None to spawn instead."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    key = (python, json.dumps(spec, sort_keys=True))
+    z = _ZYGOTES.get(key)
+    if z is not None and not z.alive():
+        z.close()
+        z = _ZYGOTES.pop(key)
+        z = None
+    if z is None:
+        try:
+            z = _ZYGOTES[key] = _Zygote(python, spec, startup)
+        except (OSError, RuntimeError, TimeoutError, ConnectionError, ValueError):
+            return None
+    return z
+
+
 def run_child(job: dict, limits: Limits, budget: float | None = None, python: str | None = None,
               hide=()) -> ChildRun:
     """Run one child on ``job`` (see :mod:`._child`) and collect its events and output."""
@@ -155,44 +310,45 @@ def run_child(job: dict, limits: Limits, budget: float | None = None, python: st
     work = os.path.join(base, "work")
     os.mkdir(work, 0o700)
     root = os.geteuid() == 0
+    python = python or sys.executable
     r_fd, w_fd = os.pipe()
-    proc = None
+    child = None
     uid = None
     try:
-        proc = subprocess.Popen(
-            [python or sys.executable, "-I", "-B", "-c", _BOOT.format(root=_PKG_ROOT), str(w_fd)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(w_fd,),
-            cwd=base, env=scrubbed_env(work), start_new_session=True, close_fds=True)
+        z = _zygote_for(python, job["spec"], limits.startup) if limits.fork_server else None
+        if z is not None:
+            try:
+                child = _Forked(z, scrubbed_env(work), base, w_fd)
+            except (OSError, TimeoutError, ConnectionError, ValueError):
+                child = None
+        if child is None:
+            child = _Spawned(python, base, scrubbed_env(work), w_fd)
+        run.started_by = "fork server" if isinstance(child, _Forked) else "new interpreter"
         os.close(w_fd)
         w_fd = -1
         if root:
-            uid = UID_BASE + proc.pid
+            uid = UID_BASE + child.pid
             os.chown(work, uid, uid)
         job = dict(job, sandbox={"workdir": work, "uid": uid, "gid": uid, "limits": limits.as_dict(),
                                  "hide": hideable(hide)[0]})
-        try:
-            proc.stdin.write(json.dumps(job, allow_nan=False).encode())
-            proc.stdin.close()
-        except (BrokenPipeError, OSError):
-            pass
-        _watch(proc, r_fd, run, limits, t_start, total)
+        child.send_job(json.dumps(job, allow_nan=False).encode())
+        _watch(child, r_fd, run, limits, t_start, total)
     finally:
         if w_fd >= 0:
             os.close(w_fd)
         os.close(r_fd)
-        if proc is not None:
+        if child is not None:
             try:
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(child.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError):
                 pass
             if uid is not None:
                 _kill_uid(uid)
             try:
-                proc.wait(timeout=10)
+                child.wait(10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed processes do go away
                 pass
-            if proc.stdout:
-                proc.stdout.close()
+            child.close()
         shutil.rmtree(base, ignore_errors=True)
         run.seconds = time.monotonic() - t_start
     return run
@@ -200,7 +356,7 @@ def run_child(job: dict, limits: Limits, budget: float | None = None, python: st
 
 def _watch(proc, r_fd, run: ChildRun, limits: Limits, t_start: float, total: float) -> None:
     sel = selectors.DefaultSelector()
-    out_fd = proc.stdout.fileno()
+    out_fd = proc.out_fd
     sel.register(out_fd, selectors.EVENT_READ)
     sel.register(r_fd, selectors.EVENT_READ)
     out = bytearray()
@@ -278,7 +434,7 @@ def _watch(proc, r_fd, run: ChildRun, limits: Limits, t_start: float, total: flo
         run.ended, run.detail = "done", "finished"
         return
     try:
-        rc = proc.wait(timeout=max(0.1, min(5.0, t_start + total - time.monotonic())))
+        rc = proc.wait(max(0.1, min(5.0, t_start + total - time.monotonic())))
     except subprocess.TimeoutExpired:
         run.ended, run.detail = "timeout", "the process closed its pipes but did not exit"
         return

@@ -451,3 +451,26 @@ def test_many_files_cannot_fill_the_disk(grade):
         pytest.skip(f"no private /tmp on this OS: {r['sandbox'].get('scratch')}")
     e = relu_only_lost(r, feedback="raised OSError at line 4 of the exercise cell")
     assert "No space left on device" in e["cases"][0]["message"]
+
+
+def test_child_holds_no_socket_to_the_fork_server(grade):
+    body = ("import os\ndef relu(x):\n    links = []\n    for fd in os.listdir('/proc/self/fd'):\n"
+            "        try:\n            links.append(os.readlink('/proc/self/fd/' + fd))\n"
+            "        except OSError:\n            pass\n    raise RuntimeError(repr(sorted(links)))\n")
+    r = grade(with_relu(body))
+    e = relu_only_lost(r)
+    links = eval(e["cases"][0]["message"].split(": ", 1)[1])  # noqa: S307 - our own repr
+    assert r["sandbox"]["started_by"] == "fork server"
+    assert not [ln for ln in links if ln.startswith("socket:")], links
+    assert len({ln for ln in links if ln.startswith("pipe:")}) == 2  # stdout+stderr, and the answer pipe
+
+
+@pytest.mark.parametrize("fork_server", [True, False], ids=["fork-server", "new-interpreter"])
+def test_both_ways_of_starting_children_grade_alike(grade, cfg, fork_server):
+    from dataclasses import replace
+
+    conf = replace(cfg, limits=fast_limits(fork_server=fork_server))
+    assert grade(D.solution_cells(), config=conf)["score"] == FULL
+    r = grade(with_relu("import os\ndef relu(x):\n    os._exit(3)\n"), config=conf)
+    relu_only_lost(r, message="the process exited with status 3 before finishing (sys.exit/os._exit in your code?)")
+    assert r["sandbox"]["started_by"] == ("fork server" if fork_server else "new interpreter")
