@@ -52,8 +52,8 @@ def collect_activations(model, x, layer_types=("Conv2d", "ReLU", "MaxPool2d")) -
     model.eval()
     try:
         with torch.no_grad():
-            dtype = next(model.parameters()).dtype
-            model(torch.as_tensor(np.asarray(x), dtype=dtype))
+            first = next(model.parameters())  # run where the model lives (CPU or GPU)
+            model(torch.as_tensor(np.asarray(x), dtype=first.dtype, device=first.device))
     finally:
         for h in hooks:
             h.remove()
