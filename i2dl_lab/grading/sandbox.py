@@ -277,6 +277,18 @@ class _Zygote:
 
 
 _ZYGOTES: dict[tuple, _Zygote] = {}
+_NO_ZYGOTE: set[tuple] = set()  # specs whose fork server failed to start: spawn without retrying
+
+
+def _drop_zygote(z: _Zygote) -> None:
+    for key, val in list(_ZYGOTES.items()):
+        if val is z:
+            del _ZYGOTES[key]
+    try:
+        z.proc.kill()
+        z.close()
+    except OSError:
+        pass
 
 
 def _zygote_for(python: str, spec: dict, startup: float) -> _Zygote | None:
@@ -286,15 +298,17 @@ def _zygote_for(python: str, spec: dict, startup: float) -> _Zygote | None:
     if threading.current_thread() is not threading.main_thread():
         return None
     key = (python, json.dumps(spec, sort_keys=True))
+    if key in _NO_ZYGOTE:
+        return None
     z = _ZYGOTES.get(key)
     if z is not None and not z.alive():
-        z.close()
-        z = _ZYGOTES.pop(key)
+        _drop_zygote(z)
         z = None
     if z is None:
         try:
             z = _ZYGOTES[key] = _Zygote(python, spec, startup)
         except (OSError, RuntimeError, TimeoutError, ConnectionError, ValueError):
+            _NO_ZYGOTE.add(key)
             return None
     return z
 
@@ -321,6 +335,7 @@ def run_child(job: dict, limits: Limits, budget: float | None = None, python: st
                 child = _Forked(z, scrubbed_env(work), base, w_fd)
             except (OSError, TimeoutError, ConnectionError, ValueError):
                 child = None
+                _drop_zygote(z)
         if child is None:
             child = _Spawned(python, base, scrubbed_env(work), w_fd)
         run.started_by = "fork server" if isinstance(child, _Forked) else "new interpreter"

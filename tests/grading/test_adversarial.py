@@ -407,7 +407,8 @@ def test_submission_wall_clock_bounds_several_slow_exercises(grade, cfg):
     r = grade(cells, config=_with_limits(cfg, wall_per_exercise=3.0, wall_per_submission=5.0))
     assert points(r) == {"relu": 0.0, "affine": 0.0, "softmax": 0.0, "scale": 0.0, "quiz": 8.0}
     assert ex(r, "relu")["message"] == "time limit exceeded in exercise 'relu' (3 s wall clock)"
-    assert ex(r, "affine")["message"] == "time limit exceeded: the submission's 5 s wall clock ran out"
+    assert ex(r, "affine")["message"] in ("time limit exceeded: the submission's 5 s wall clock ran out",
+                                          "not run: the submission used up its 5 s time limit")  # a slow restart
     assert ex(r, "softmax")["message"] == ex(r, "scale")["message"] == \
         "not run: the submission used up its 5 s time limit"
 

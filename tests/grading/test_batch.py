@@ -39,8 +39,10 @@ def make_class(root: Path, n_extra: int = 0) -> dict:
     (root / "tmp_full.ipynb").unlink()
     (root / "erin.ipynb").write_bytes(b'{"cells": [ {"cell_type": "code", "sou')
     expected = {"alice": 0.0, "bob": 0.0, "carol": FULL / 2, "dave": FULL, "erin": 0.0}
-    for i in range(n_extra):
-        D.write(root / f"extra{i}.ipynb", D.notebook(D.solution_cells(quiz=f'ANSWERS = {{"q1": True, "x": {i}}}\n')))
+    slow_relu = "import time\n" + D.RELU.replace("### BEGIN SOLUTION", "### BEGIN SOLUTION\n    time.sleep(0.3)")
+    for i in range(n_extra):  # slower (about 1.2 s each) and worth 14 points: q2 and q3 left out
+        cells = D.solution_cells(relu=slow_relu, quiz=f'ANSWERS = {{"q1": True, "x": {i}}}\n')
+        D.write(root / f"extra{i}.ipynb", D.notebook(cells))
         expected[f"extra{i}"] = 14.0
     return expected
 
