@@ -178,6 +178,7 @@ class _Forked:
         in_r, self.in_w = os.pipe()
         self.out_fd, out_w = os.pipe()
         self.zygote = zygote
+        self.status: int | None = None
         try:
             self.pid = zygote.fork([in_r, out_w, proto_w], {"env": env, "cwd": cwd})
         finally:
@@ -192,7 +193,9 @@ class _Forked:
             pass
 
     def wait(self, timeout: float) -> int:
-        return self.zygote.exit_status(self.pid, timeout)
+        if self.status is None:
+            self.status = self.zygote.exit_status(self.pid, timeout)
+        return self.status
 
     def close(self) -> None:
         os.close(self.out_fd)

@@ -475,3 +475,13 @@ def test_both_ways_of_starting_children_grade_alike(grade, cfg, fork_server):
     r = grade(with_relu("import os\ndef relu(x):\n    os._exit(3)\n"), config=conf)
     relu_only_lost(r, message="the process exited with status 3 before finishing (sys.exit/os._exit in your code?)")
     assert r["sandbox"]["started_by"] == ("fork server" if fork_server else "new interpreter")
+
+
+@pytest.mark.parametrize("body, message", [
+    ("import ctypes\ndef relu(x):\n    return ctypes.string_at(0)\n",
+     "the process died from SIGSEGV: it crashed (segmentation fault)"),
+    ("import os, signal\ndef relu(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n",
+     "the process died from SIGKILL: it was killed (out of memory or a resource limit)"),
+], ids=["segfault", "killed-like-the-oom-killer"])
+def test_a_crashing_child_costs_only_that_exercise(grade, body, message):
+    relu_only_lost(grade(with_relu(body)), message=message, feedback=message)
