@@ -15,6 +15,19 @@ feedback    HTML report per submission (no hidden inputs or expected values)
 batch       many submissions: inline, ``--jobs N`` processes, or Dask
 cli         ``register(subparsers)`` for ``i2dl-lab release|submit|grade|grades``
 
+Where nbgrader and otter-grader users get hurt, and what this grader does instead:
+
+* hidden tests leaking into feedback -> hidden *inputs* come from a secret and the
+  notebook's sha256; feedback says what went wrong (shape, NaN, relative error, exception
+  type and line) but never shows inputs, expected values or the spec's messages;
+* one bad notebook killing a batch -> every failure (corrupt JSON, crash, timeout, memory,
+  grader bug) is one submission's recorded result; each is committed on its own, so a
+  killed batch resumes where it stopped;
+* no parallel grading -> ``--jobs N`` processes, each with a fork server, or a Dask cluster;
+* students patching the grader or printing fake scores -> student code runs only in a
+  child (own uid, namespaces, limits) that returns plain data; the grader computes the
+  reference and compares in its own process, and parses nothing the student printed.
+
 What lab authors must know (beyond ``spec.py``): the grader runs only the exercise cells
 and the import lines they use, each top-level statement on its own, so an exercise cell
 must be self-contained apart from imports and other exercise cells; drivers must not call
