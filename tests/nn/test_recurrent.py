@@ -343,3 +343,28 @@ def test_sequence_model_trains_through_the_trainer_with_gradient_clipping():
 def test_token_ids_stored_as_whole_floats_are_accepted():
     out, _ = _rec.word_embedding_forward(np.array([[2.0, 0.0]]), np.arange(6.0).reshape(3, 2))
     np.testing.assert_array_equal(out, [[[4, 5], [0, 1]]])
+
+
+@pytest.mark.parametrize("n, t", [(1, 4), (3, 1), (1, 1)])
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+def test_sequence_backward_neither_mutates_dh_nor_aliases_outputs_when_n_or_t_is_1(kind, n, t):
+    """With N or T equal to 1 a transpose is already contiguous: a lazy copy would alias."""
+    rng = np.random.default_rng(3)
+    gates = {"rnn": 1, "lstm": 4, "gru": 3}[kind]
+    x, h0 = rng.standard_normal((n, t, D)), rng.standard_normal((n, H))
+    Wx, Wh, b = weights(rng, gates)
+    fwd, bwd = {"rnn": (_rec.rnn_forward, _rec.rnn_backward), "lstm": (_rec.lstm_forward, _rec.lstm_backward),
+                "gru": (_rec.gru_forward, _rec.gru_backward)}[kind]
+    args = (x, h0, Wx, Wh, b) + ((rng.standard_normal(3 * H),) if kind == "gru" else ())
+    h, cache = fwd(*args)
+    h_before = h.copy()
+    h *= 0.0  # a caller scribbling on the output must not change what backward sees
+    dh = rng.standard_normal((n, t, H))
+    dh_before = dh.copy()
+    first = bwd(dh, cache)
+    second = bwd(dh, cache)
+    np.testing.assert_array_equal(dh, dh_before)
+    for a, b_ in zip(first, second):
+        np.testing.assert_array_equal(a, b_)
+    h_again, _ = fwd(*args)
+    np.testing.assert_array_equal(h_again, h_before)

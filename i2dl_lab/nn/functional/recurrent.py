@@ -175,7 +175,9 @@ def rnn_forward(x, h0, Wx, Wh, b):
         np.tanh(a[t], out=a[t])  # a now holds h, time-major
         prev = a[t]
     h_tm = a  # (T, N, H)
-    h = np.ascontiguousarray(h_tm.transpose(1, 0, 2))  # (N, T, H)
+    # np.array copies even when N or T is 1 (where the transpose is already contiguous and
+    # ascontiguousarray would hand back a view): outputs and buffers must not alias the cache.
+    h = np.array(h_tm.transpose(1, 0, 2), order="C")  # (N, T, H)
     return h, (xt, h0, Wx, Wh, h_tm, N, T)
 
 
@@ -193,7 +195,7 @@ def rnn_backward(dh, cache):
     xt, h0, Wx, Wh, h_tm, N, T = cache
     H = Wh.shape[0]
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
-    da = np.ascontiguousarray(np.transpose(dh, (1, 0, 2)), dtype=h_tm.dtype)  # (T, N, H), becomes d(pre-act)
+    da = np.array(np.transpose(dh, (1, 0, 2)), dtype=h_tm.dtype, order="C")  # (T, N, H), a copy: updated in place
     carry = np.zeros((N, H), dtype=h_tm.dtype)
     for t in range(T - 1, -1, -1):
         da[t] += carry
@@ -334,7 +336,7 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
         np.tanh(c[t], out=tc[t])
         np.multiply(a[:, 2 * H : 3 * H], tc[t], out=h[t])  # o * tanh(c)
         prev_h, prev_c = h[t], c[t]
-    out = np.ascontiguousarray(h.transpose(1, 0, 2))  # (N, T, H)
+    out = np.array(h.transpose(1, 0, 2), order="C")  # (N, T, H), a copy even when N or T is 1
     cache = {"xt": xt, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "gates": gates, "c": c, "tc": tc, "h": h,
              "c_last": c[-1], "N": N, "T": T}
     return out, cache
@@ -365,7 +367,7 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
     H = Wh.shape[0]
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
     dtype = gates.dtype
-    dh_tm = np.ascontiguousarray(np.transpose(dh, (1, 0, 2)), dtype=dtype)  # (T, N, H)
+    dh_tm = np.array(np.transpose(dh, (1, 0, 2)), dtype=dtype, order="C")  # (T, N, H), never a view of dh
     da = np.empty_like(gates)  # (T, N, 4H)
     dprev_c = np.zeros((N, H), dtype=dtype) if dc_last is None else np.array(dc_last, dtype=dtype)
     dprev_h = np.zeros((N, H), dtype=dtype)
@@ -490,7 +492,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
         rz[t], n[t], h[t] = _gru_cell(xw[t], hw, prev, H)
         hw_n[t] = hw[:, 2 * H :]
         prev = h[t]
-    out = np.ascontiguousarray(h.transpose(1, 0, 2))
+    out = np.array(h.transpose(1, 0, 2), order="C")  # a copy even when N or T is 1
     return out, (xt, h0, Wx, Wh, rz, n, hw_n, h, N, T)
 
 
@@ -507,7 +509,7 @@ def gru_backward(dh, cache):
     H = Wh.shape[0]
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
     dtype = h.dtype
-    dh_tm = np.ascontiguousarray(np.transpose(dh, (1, 0, 2)), dtype=dtype)
+    dh_tm = np.array(np.transpose(dh, (1, 0, 2)), dtype=dtype, order="C")  # (T, N, H), never a view of dh
     dxw = np.empty((T, N, 3 * H), dtype=dtype)
     dhw = np.empty((T, N, 3 * H), dtype=dtype)
     carry = np.zeros((N, H), dtype=dtype)
