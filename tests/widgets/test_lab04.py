@@ -69,3 +69,26 @@ def test_first_slider_is_the_learning_rate_and_redraws():
     box.controls["lr"].value = 0.01
     fig, data = box.redraw()
     assert "lr=0.01" in fig.axes[0].get_title()
+
+
+def test_rmsprop_first_step_is_lr_over_sqrt_one_minus_decay_while_adam_moves_lr():
+    # the lab's point about Adam's bias correction: RMSProp's zero-started cache makes its first step
+    # lr / sqrt(1 - rho) long in every coordinate; Adam's corrected first step is lr
+    data = lab04.trajectories(lr=0.1, beta2=0.999, steps=1, surface="ravine", optimizers=("RMSProp", "Adam"))
+    rms_step = np.abs(np.diff(data["RMSProp"]["path"], axis=0))[0]
+    adam_step = np.abs(np.diff(data["Adam"]["path"], axis=0))[0]
+    np.testing.assert_allclose(rms_step, 0.1 / np.sqrt(1 - 0.999), rtol=1e-5)
+    np.testing.assert_allclose(adam_step, 0.1, rtol=1e-5)
+
+
+def _first_step_past(path, y=1.0):
+    above = np.flatnonzero(path[:, 1] > y)
+    return int(above[0]) if above.size else None
+
+
+def test_sgd_lingers_at_the_saddle_long_after_momentum_and_adam_have_left():
+    data = lab04.trajectories(lr=0.05, momentum=0.9, steps=100, surface="saddle",
+                              optimizers=("SGD", "Momentum", "Adam"))
+    sgd, mom, adam = (_first_step_past(data[n]["path"]) for n in ("SGD", "Momentum", "Adam"))
+    assert None not in (sgd, mom, adam)
+    assert sgd > 2 * mom and sgd > 2 * adam
