@@ -22,11 +22,17 @@ from .notebook import MAX_NOTEBOOK_BYTES, SubmissionError, read_zip, sha256
 
 @dataclass
 class Item:
+    """One submission file; its bytes are read again only when it is dispatched (bounded memory)."""
+
     path: str
     name: str
-    data: bytes
     sha256: str
     student: str
+
+    @property
+    def data(self) -> bytes:
+        with open(self.path, "rb") as fh:
+            return fh.read(4 * MAX_NOTEBOOK_BYTES + 1)
 
 
 @dataclass
@@ -76,7 +82,7 @@ def identify(path: Path, lab: str) -> Item:
             manifest_student = str(s)[:200] if isinstance(s, (str, int)) and str(s) else None
         except SubmissionError:
             pass
-    return Item(str(path), path.name, data, sha256(data), student_for(path, lab, manifest_student))
+    return Item(str(path), path.name, sha256(data), student_for(path, lab, manifest_student))
 
 
 def grade_task(name: str, data: bytes, cfg: LabConfig) -> dict:
@@ -142,13 +148,17 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
 def _run_pool(jobs: int, cfg: LabConfig, todo, record, crashed) -> None:
     import multiprocessing as mp
 
+    queue = list(reversed(todo))
+    in_flight = 4 * jobs  # submissions read into memory at a time
     with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = {pool.submit(grade_task, it.name, it.data, cfg): it for it in todo}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        futures: dict = {}
+        while queue or futures:
+            while queue and len(futures) < in_flight:
+                it = queue.pop()
+                futures[pool.submit(grade_task, it.name, it.data, cfg)] = it
+            done, _ = wait(set(futures), return_when=FIRST_COMPLETED)
             for fut in done:
-                item = futures[fut]
+                item = futures.pop(fut)
                 exc = fut.exception()
                 record(item, crashed(item, exc) if exc else fut.result())
 
@@ -158,15 +168,27 @@ def _run_dask(address: str, cfg: LabConfig, todo, record, crashed) -> None:
 
     client = address if not isinstance(address, str) else Client(address)
     try:
-        futures = {client.submit(grade_task, it.name, it.data, cfg, pure=False, key=f"grade-{it.sha256}-{i}"): it
-                   for i, it in enumerate(todo)}
-        for fut in as_completed(list(futures)):
-            item = futures[fut]
+        queue = list(reversed(list(enumerate(todo))))
+        in_flight = 4 * max(1, sum(client.nthreads().values()))
+        futures: dict = {}
+        pending = as_completed()
+
+        def top_up():
+            while queue and len(futures) < in_flight:
+                i, it = queue.pop()
+                fut = client.submit(grade_task, it.name, it.data, cfg, pure=False, key=f"grade-{it.sha256}-{i}")
+                futures[fut] = it
+                pending.add(fut)
+
+        top_up()
+        for fut in pending:
+            item = futures.pop(fut)
             try:
                 result = fut.result()
             except Exception as exc:  # noqa: BLE001 - a lost worker is one submission's error, not the batch's
                 result = crashed(item, exc)
             record(item, result)
+            top_up()
     finally:
         if isinstance(address, str):
             client.close()
