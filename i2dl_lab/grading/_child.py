@@ -204,6 +204,12 @@ def _apply_sandbox(box: dict) -> dict:
             if box["limits"].get("private_tmp", True):
                 report["scratch"] = _private_tmp(libc, box)
             report["files"] = _hide(libc, box.get("hide") or [])
+            # a /proc of our own that shows other users' processes to nobody: the grader's command line
+            # (a --secret given there) and other children stay unreadable
+            if libc.mount(b"proc", b"/proc", b"proc", 2 | 4 | 8, b"hidepid=2") == 0:
+                report["processes"] = "other processes invisible (/proc hidepid=2)"
+            else:
+                report["processes"] = f"other processes visible: {os.strerror(ctypes.get_errno())}"
             if os.geteuid() == 0 and box.get("uid") is not None:
                 exposed = _expose_python(libc)
                 if exposed:

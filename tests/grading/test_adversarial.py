@@ -485,3 +485,16 @@ def test_both_ways_of_starting_children_grade_alike(grade, cfg, fork_server):
 ], ids=["segfault", "killed-like-the-oom-killer"])
 def test_a_crashing_child_costs_only_that_exercise(grade, body, message):
     relu_only_lost(grade(with_relu(body)), message=message, feedback=message)
+
+
+def test_child_cannot_see_the_grader_process_or_its_command_line(grade):
+    body = ("import os\ndef relu(x):\n    seen = [p for p in os.listdir('/proc') if p.isdigit()]\n"
+            "    try:\n        with open(f'/proc/{os.getppid()}/cmdline', 'rb') as fh:\n"
+            "            cmd = fh.read().decode()\n    except OSError as e:\n        cmd = type(e).__name__\n"
+            "    raise RuntimeError(repr((len(seen), str(os.getpid()) in seen, cmd)))\n")
+    r = grade(with_relu(body))
+    if not r["sandbox"].get("processes", "").startswith("other processes invisible"):
+        pytest.skip(f"no private /proc here: {r['sandbox'].get('processes')}")
+    e = relu_only_lost(r)
+    n, me, cmd = eval(e["cases"][0]["message"].split(": ", 1)[1])  # noqa: S307 - our own repr
+    assert n == 1 and me and cmd == "FileNotFoundError"
