@@ -117,7 +117,8 @@ def register(subparsers) -> None:
     p.add_argument("--dask", default=None, metavar="ADDRESS", help="grade on a Dask scheduler at ADDRESS")
     p.add_argument("--force", action="store_true", help="regrade submissions already in the gradebook")
     p.add_argument("--feedback", default=None, metavar="DIR", help="write one HTML report per submission")
-    p.add_argument("--secret", default=None, help="grading secret (else $I2DL_GRADING_SECRET or the key file)")
+    p.add_argument("--secret", default=None, help="grading secret (other users can read command lines: prefer "
+                   "$I2DL_GRADING_SECRET or a key file)")
     p.add_argument("--key-file", default=None, help="file holding the grading secret "
                    "(default ~/.config/i2dl-lab/grading.key, or $I2DL_GRADING_KEY_FILE)")
     p.add_argument("--spec", default=None, help="grading spec module or .py path (default: the lab's spec)")
