@@ -26,7 +26,7 @@ def render(result: dict) -> str:
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Lab {_e(result['lab'])} feedback</title>",
              f"<style>{_CSS}</style></head><body>",
              f"<h1>Lab {_e(result['lab'])}: {_e(round(result['score'], 3))} / {_e(result['max_score'])} points</h1>",
-             f"<p>Student: {_e(result.get('student'))}<br>File: {_e(result.get('file'))}<br>"
+             f"<p>Student: {_e(result.get('student'))}<br>File: {_e(Path(str(result.get('file'))).name)}<br>"
              f"Submission sha256: <code>{_e(result['sha256'])}</code></p>"]
     if result["status"] == "rejected":
         parts.append(f"<p class='bad'>This submission could not be graded: {_e(result['message'])}</p>")
