@@ -62,6 +62,7 @@ def _disarm_references(spec_mod) -> dict:
     called = set()
     for ex in exercises:
         called |= _code_names(getattr(ex.reference, "__code__", None))
+    _import_named(called)  # a reference that imports the library lazily: load it now, so it is disarmed too
     wires = {}
     mods = [m for n, m in list(sys.modules.items())
             if m is not None and (n == "i2dl_lab" or n.startswith("i2dl_lab.") or m is spec_mod)]
@@ -80,6 +81,22 @@ def _disarm_references(spec_mod) -> dict:
     for ex in exercises:
         object.__setattr__(ex, "reference", wires.setdefault(ex.function, _tripwire(ex.function)))
     return drivers
+
+
+def _import_named(names: set[str]) -> None:
+    import importlib
+
+    for name in sorted(n for n in names if n == "i2dl_lab" or n.startswith("i2dl_lab.")):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        for attr in names:
+            if attr.isidentifier() and not hasattr(mod, attr) and hasattr(mod, "__path__"):
+                try:
+                    importlib.import_module(f"{name}.{attr}")
+                except ImportError:
+                    pass
 
 
 def _code_names(code) -> set[str]:

@@ -52,3 +52,22 @@ def test_one_solved_exercise_scores_exactly_its_points(lab, path):
     pts = {e["id"]: e["points"] for e in r["exercises"]}
     maxes = {e["id"]: e["max_points"] for e in r["exercises"]}
     assert pts[first] == maxes[first] > 0 and r["score"] == maxes[first], pts
+
+
+def test_wrapping_a_differently_named_library_function_trips_the_wire():
+    """Lab 11's reference calls F.scaled_dot_product_attention_forward (imported lazily); wrapping it scores 0."""
+    path = next((REPO / "labs").glob("11_*.ipynb"), None)
+    if path is None or not (SPECS / "lab11.py").exists():
+        pytest.skip("lab 11 is not in this checkout")
+    cfg = resolve_lab("11", source=REPO / "labs", secret=b"real-lab-check")
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c.get("metadata", {}).get("i2dl", {}).get("exercise") == "attention")
+    cell["source"] = ("import i2dl_lab.nn.functional as F\n"
+                      "def scaled_dot_product_attention(q, k, v, mask=None):\n"
+                      "    out, cache = F.scaled_dot_product_attention_forward(q, k, v, attn_mask=mask)\n"
+                      "    return out, cache['weights']\n")
+    r = grade_bytes(json.dumps(nb).encode(), "wrapper.ipynb", cfg)
+    e = next(e for e in r["exercises"] if e["id"] == "attention")
+    assert e["points"] == 0.0
+    assert e["message"] == ("your code called the library's reference `scaled_dot_product_attention_forward`; "
+                            "graded functions must be your own code (scored 0)")
