@@ -147,7 +147,7 @@ def hideable(paths) -> tuple[list[str], list[str]]:
 
 
 class _Spawned:
-    """A child started with a fresh ``python -I`` (the fallback, and the path for threads)."""
+    """A child started with a fresh ``python -I`` (the fallback when no fork server runs)."""
 
     def __init__(self, python: str, cwd: str, env: dict, proto_w: int):
         self.proc = subprocess.Popen(
@@ -295,12 +295,10 @@ def _drop_zygote(z: _Zygote) -> None:
 
 
 def _zygote_for(python: str, spec: dict, startup: float) -> _Zygote | None:
-    """The fork server for ``spec`` in this process (main thread only), or None to spawn instead."""
+    """This thread's fork server for ``spec`` (one per thread: its socket is never shared), or None to spawn."""
     import threading
 
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    key = (python, json.dumps(spec, sort_keys=True))
+    key = (python, json.dumps(spec, sort_keys=True), threading.get_ident())
     if key in _NO_ZYGOTE:
         return None
     z = _ZYGOTES.get(key)

@@ -159,6 +159,9 @@ def test_dask_cluster_grades_like_local_processes(tmp_path, cfg, processes):
     assert {r["student"]: r["score"] for r in s.results} == expected
     with Gradebook(tmp_path / "gb.sqlite") as book:
         assert {r["student"]: r["score"] for r in book.latest()} == expected
+        started = {book.result(r["lab"], r["sha256"], r["student"])["sandbox"].get("started_by")
+                   for r in book.rows() if r["status"] == "graded"}
+    assert started == {"fork server"}  # worker threads get their own fork servers
 
 
 def test_identical_notebooks_of_two_students_both_count(tmp_path, cfg):
