@@ -111,12 +111,16 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
         bar = progress(total=len(todo), desc=f"grading lab {cfg.lab}", disable=quiet or not todo)
 
         def record(item: Item, result: dict) -> None:
-            result["sha256"] = item.sha256
+            # the key is the sha256 of the bytes actually graded (a file replaced mid-batch gets its own row)
+            result.setdefault("sha256", item.sha256)
             result["student"] = item.student
             result["file"] = item.path
             book.record(result)
             if feedback_dir is not None:
-                write_report(result, feedback_dir)
+                try:
+                    write_report(result, feedback_dir)
+                except OSError as exc:  # the grade is safe in the book; say so and go on
+                    bar.write(f"could not write the feedback of {item.path}: {exc}")
             status = result["status"]
             summary.graded += status == "graded"
             summary.rejected += status == "rejected"
