@@ -226,7 +226,11 @@ def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> dict:
             sub = load_submission(data, name)
             result["student"], result["submitted_at"] = sub.student, sub.submitted_at
             nb_lab = sub.lab_meta.get("lab")
-            if nb_lab is not None and str(nb_lab) != cfg.lab:
+            try:
+                nb_lab = normalize_lab(nb_lab) if nb_lab is not None else None
+            except ValueError:
+                pass
+            if nb_lab is not None and nb_lab != cfg.lab:
                 raise SubmissionError(f"{name}: this notebook belongs to lab {nb_lab}, not lab {cfg.lab}")
             if nb_lab is None:
                 result["notes"].append("the notebook carries no lab id in its metadata (not made by `release`?)")

@@ -171,3 +171,8 @@ def test_spec_with_non_plain_case_data_is_a_grader_error_not_a_student_zero(grad
     _SPECS["bad_spec"] = spec
     r = grade(D.solution_cells(), config=replace(cfg, spec={"module": "bad_spec"}))
     assert r["status"] == "error" and "spec bug: the cases of exercise 'relu'" in r["message"]
+
+
+def test_lab_id_in_metadata_is_compared_as_a_number(grade):
+    assert grade(D.notebook(D.solution_cells(), lab=97))["score"] == FULL
+    assert grade(D.notebook(D.solution_cells(), lab="097"))["score"] == FULL
