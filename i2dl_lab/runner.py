@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -137,23 +138,33 @@ def run_lab(lab: Lab, out_dir: str | os.PathLike = "build/labs", parameters: dic
             kernel_name: str = "python3", timeout: float | None = 600) -> LabResult:
     """Execute one lab with papermill into ``out_dir``; never raises for a failing lab."""
     import papermill as pm
+    from jupyter_client.manager import KernelManager
 
     out = Path(out_dir) / lab.path.name
     out.parent.mkdir(parents=True, exist_ok=True)
     # Kernels inherit the environment: plain progress lines instead of redrawn bars.
     os.environ.setdefault("I2DL_PLAIN_PROGRESS", "1")
     start = time.perf_counter()
-    try:
-        nb = pm.execute_notebook(
-            str(lab.path), str(out), parameters=parameters or {}, kernel_name=kernel_name,
-            progress_bar=False, cwd=str(lab.path.parent), execution_timeout=timeout, log_output=False,
-        )
-    except pm.PapermillExecutionError as exc:
-        seconds = time.perf_counter() - start
-        return LabResult(lab, "failed", seconds, out, error=f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
-    except Exception as exc:  # noqa: BLE001 - a broken notebook must not stop the course run
-        seconds = time.perf_counter() - start
-        return LabResult(lab, "failed", seconds, out, error=f"{type(exc).__name__}: {exc}")
+    # Unix-socket (ipc) transport in a private folder: TCP kernels pick free ports, release
+    # them and bind later, so two runs starting kernels at once can swap ports and hang
+    # waiting for replies that went to the other kernel.
+    with tempfile.TemporaryDirectory(prefix="i2dl-kernel-") as sockets:
+        km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets, "k"))
+        try:
+            nb = pm.execute_notebook(
+                str(lab.path), str(out), parameters=parameters or {}, kernel_name=kernel_name, km=km,
+                progress_bar=False, cwd=str(lab.path.parent), execution_timeout=timeout, log_output=False,
+            )
+        except pm.PapermillExecutionError as exc:
+            seconds = time.perf_counter() - start
+            return LabResult(lab, "failed", seconds, out, error=f"cell {exc.exec_count}: {exc.ename}: {exc.evalue}")
+        except Exception as exc:  # noqa: BLE001 - a broken notebook must not stop the course run
+            seconds = time.perf_counter() - start
+            return LabResult(lab, "failed", seconds, out, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            # nbclient leaves a kernel it was handed running: shut it down before its sockets go.
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
     seconds = time.perf_counter() - start
     return LabResult(lab, "ok", seconds, out, headlines=find_headlines(_output_text(nb)))
 
