@@ -82,7 +82,11 @@ def feature_maps_figure(activations: dict, images: np.ndarray, layer: str, index
     for ax in axes.flat:
         ax.set_xticks([])
         ax.set_yticks([])
-    axes.flat[0].imshow(np.asarray(images)[index, 0], cmap="gray")
+    image = np.asarray(images)[index]  # (C, H, W)
+    if image.shape[0] == 3:  # a colour image (CIFAR-10): channels last for imshow, in [0, 1]
+        axes.flat[0].imshow(np.clip(image.transpose(1, 2, 0), 0, 1))
+    else:
+        axes.flat[0].imshow(image[0], cmap="gray")
     axes.flat[0].set_title("input", fontsize=8)
     for c in range(n):
         axes.flat[c + 1].imshow(maps[c], cmap="magma")

@@ -48,6 +48,19 @@ def test_feature_maps_figure_shows_one_image():
     np.testing.assert_array_equal(drawn[2].images[0].get_array(), acts["conv"][1, 1])
 
 
+def test_feature_maps_figure_draws_colour_inputs_in_colour():
+    acts = {"conv": np.zeros((1, 2, 4, 4))}
+    rgb = np.zeros((1, 3, 4, 4))
+    rgb[0, 0] = 1.0  # pure red
+    fig, _ = lab07.feature_maps_figure(acts, rgb, "conv")
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    assert shown.shape == (4, 4, 3)
+    np.testing.assert_array_equal(shown[..., 0], 1.0)
+    np.testing.assert_array_equal(shown[..., 1:], 0.0)
+    grey, _ = lab07.feature_maps_figure(acts, rgb[:, :1], "conv")
+    assert np.asarray(grey.axes[0].images[0].get_array()).shape == (4, 4)
+
+
 def test_feature_maps_figure_rejects_bad_requests():
     acts = {"conv": np.zeros((2, 3, 4, 4)), "flat": np.zeros((2, 3))}
     with pytest.raises(ValueError, match="unknown layer"):
