@@ -27,24 +27,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as TF  # noqa: N812, E402
 
+# run from a checkout without installing the package
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _timing import alternate_medians  # noqa: E402  (the script folder is on sys.path)
+
 from i2dl_lab.nn import functional as F  # noqa: N812, E402
-
-
-def _median_times(fn_np, fn_torch, repeat: int, warmup: int = 3) -> tuple[float, float]:
-    for _ in range(warmup):
-        fn_np()
-        fn_torch()
-    t_np, t_torch = [], []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn_np()
-        t1 = time.perf_counter()
-        fn_torch()
-        t2 = time.perf_counter()
-        t_np.append(t1 - t0)
-        t_torch.append(t2 - t1)
-    return float(np.median(t_np)), float(np.median(t_torch))
 
 
 def build_cases(rng: np.random.Generator):
@@ -156,7 +143,7 @@ def main(argv=None) -> int:
     failed = 0
     print(f"{'case':<50} {'numpy ms':>9} {'torch ms':>9} {'ratio':>6} {'target':>7}")
     for name, target, fn_np, fn_torch in build_cases(rng):
-        t_np, t_torch = _median_times(fn_np, fn_torch, args.repeat)
+        t_np, t_torch = alternate_medians(fn_np, fn_torch, args.repeat)
         ratio = t_np / t_torch
         ok = ratio <= target
         failed += not ok

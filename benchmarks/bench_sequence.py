@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -25,28 +23,14 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+# run from a checkout without installing the package
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from _timing import alternate_medians  # noqa: E402  (the script folder is on sys.path)
 
 from i2dl_lab.nn.functional import attention as _att  # noqa: E402
 from i2dl_lab.nn.functional import recurrent as _rec  # noqa: E402
 
 TARGET = 3.0
-
-
-def _alternate(f_np, f_torch, repeats: int, warmup: int = 3) -> tuple[float, float]:
-    for _ in range(warmup):
-        f_np()
-        f_torch()
-    t_np, t_torch = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        f_np()
-        t1 = time.perf_counter()
-        f_torch()
-        t2 = time.perf_counter()
-        t_np.append(t1 - t0)
-        t_torch.append(t2 - t1)
-    return statistics.median(t_np), statistics.median(t_torch)
 
 
 def bench_lstm(repeats: int):
@@ -70,7 +54,7 @@ def bench_lstm(repeats: int):
         out, _ = lstm(xt)
         out.backward(dht)
 
-    return _alternate(run_np, run_torch, repeats)
+    return alternate_medians(run_np, run_torch, repeats)
 
 
 def bench_mha(repeats: int):
@@ -92,7 +76,7 @@ def bench_mha(repeats: int):
         out, _ = mha(xt, xt, xt, need_weights=False)
         out.backward(doutt)
 
-    return _alternate(run_np, run_torch, repeats)
+    return alternate_medians(run_np, run_torch, repeats)
 
 
 def main(argv=None) -> int:
