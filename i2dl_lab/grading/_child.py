@@ -109,32 +109,61 @@ def _code_names(code) -> set[str]:
     return names
 
 
+def _import_roots() -> set[str]:
+    """Real paths Python needs to keep importing: its prefixes, executable folder and sys.path."""
+    return {os.path.realpath(p) for p in [sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                          os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
+            if p and os.path.isabs(p) and os.path.exists(p)}
+
+
 def _private_tmp(libc, box: dict) -> str:
     """Size-capped private /tmp (holding the working directory), /var/tmp and /dev/shm.
 
     RLIMIT_FSIZE caps one file; these caps bound the total a submission can write, and the
-    shared /tmp of the machine (other graders' folders included) becomes invisible.
+    shared /tmp of the machine (other graders' folders included) becomes invisible. A course
+    checkout or virtual environment that itself lives under one of those folders (a clone in
+    /tmp) is bound back at its own path, or the child could not import the rest of NumPy or
+    torch; course folders inside it are covered afterwards by :func:`_hide`.
     """
     import ctypes
 
-    MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
+    MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return f"shared /tmp: {os.strerror(ctypes.get_errno())}"
     size = int(box["limits"].get("scratch_bytes", 64 * 2**20))
     work = box["workdir"]
     top = "/" + work.strip("/").split("/")[0]  # the folder the working directory lives in (/tmp)
-    done = []
+    roots = _import_roots()
+    done, kept = [], []
     for d in dict.fromkeys([top, "/tmp", "/var/tmp", "/dev/shm"]):
-        if os.path.isdir(d) and libc.mount(b"tmpfs", os.fsencode(d), b"tmpfs", MS_NOSUID | MS_NODEV,
-                                           f"size={size},mode=1777".encode()) == 0:
+        if not os.path.isdir(d):
+            continue
+        prefix = os.path.realpath(d).rstrip("/") + "/"
+        names = {r[len(prefix):].split("/")[0] for r in roots if r.startswith(prefix)}
+        fds = {n: os.open(os.path.join(d, n), os.O_RDONLY) for n in names}  # held across the mount
+        try:
+            if libc.mount(b"tmpfs", os.fsencode(d), b"tmpfs", MS_NOSUID | MS_NODEV,
+                          f"size={size},mode=1777".encode()) != 0:
+                continue
             done.append(d)
+            for n, fd in fds.items():
+                target = os.path.join(d, n)
+                os.mkdir(target, 0o755)
+                if libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(target), None, MS_BIND | MS_REC,
+                              None) != 0:
+                    return f"could not keep {target} visible: {os.strerror(ctypes.get_errno())}"
+                kept.append(target)
+        finally:
+            for fd in fds.values():
+                os.close(fd)
     if top not in done:
         return "shared /tmp (could not mount a private one)"
     os.makedirs(work, 0o700)
     if box.get("uid") is not None and os.geteuid() == 0:
         os.chown(work, box["uid"], box["gid"])
     os.chdir(work)
-    return f"private {', '.join(done)} ({size // 2**20} MiB each)"
+    note = f"; {', '.join(kept)} kept visible (Python imports from there)" if kept else ""
+    return f"private {', '.join(done)} ({size // 2**20} MiB each){note}"
 
 
 def _hide(libc, paths) -> str:
@@ -173,9 +202,7 @@ def _expose_python(libc) -> str:
     import stat
 
     MS_BIND, MS_REC = 4096, 16384
-    wanted = {os.path.realpath(p) for p in [sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                             os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
-              if p and os.path.isabs(p) and os.path.exists(p)}
+    wanted = _import_roots()
     blockers: dict[str, set[str]] = {}
     for path in wanted:
         parts = path.strip("/").split("/")
