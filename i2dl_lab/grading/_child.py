@@ -116,6 +116,32 @@ def _import_roots() -> set[str]:
             if p and os.path.isabs(p) and os.path.exists(p)}
 
 
+def _cover_keeping(libc, folder: str, names, flags: int, options: bytes) -> tuple[bool, list[str], str]:
+    """Mount an empty tmpfs over ``folder`` and bind its entries ``names`` back at their paths.
+
+    Directory descriptors opened before the mount keep the covered entries reachable, so
+    they can be bound back from ``/proc/self/fd``. Returns ``(mounted, kept, error)``.
+    """
+    import ctypes
+
+    MS_BIND, MS_REC = 4096, 16384
+    fds = {n: os.open(os.path.join(folder, n), os.O_RDONLY) for n in names}
+    kept: list[str] = []
+    try:
+        if libc.mount(b"tmpfs", os.fsencode(folder), b"tmpfs", flags, options) != 0:
+            return False, kept, f"could not cover {folder}: {os.strerror(ctypes.get_errno())}"
+        for n, fd in fds.items():
+            target = os.path.join(folder, n)
+            os.mkdir(target, 0o755)
+            if libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(target), None, MS_BIND | MS_REC, None):
+                return True, kept, f"could not keep {target} visible: {os.strerror(ctypes.get_errno())}"
+            kept.append(target)
+    finally:
+        for fd in fds.values():
+            os.close(fd)
+    return True, kept, ""
+
+
 def _private_tmp(libc, box: dict) -> str:
     """Size-capped private /tmp (holding the working directory), /var/tmp and /dev/shm.
 
@@ -127,7 +153,7 @@ def _private_tmp(libc, box: dict) -> str:
     """
     import ctypes
 
-    MS_NOSUID, MS_NODEV, MS_BIND, MS_REC, MS_PRIVATE = 2, 4, 4096, 16384, 1 << 18
+    MS_NOSUID, MS_NODEV, MS_REC, MS_PRIVATE = 2, 4, 16384, 1 << 18
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
         return f"shared /tmp: {os.strerror(ctypes.get_errno())}"
     size = int(box["limits"].get("scratch_bytes", 64 * 2**20))
@@ -140,22 +166,13 @@ def _private_tmp(libc, box: dict) -> str:
             continue
         prefix = os.path.realpath(d).rstrip("/") + "/"
         names = {r[len(prefix):].split("/")[0] for r in roots if r.startswith(prefix)}
-        fds = {n: os.open(os.path.join(d, n), os.O_RDONLY) for n in names}  # held across the mount
-        try:
-            if libc.mount(b"tmpfs", os.fsencode(d), b"tmpfs", MS_NOSUID | MS_NODEV,
-                          f"size={size},mode=1777".encode()) != 0:
-                continue
+        mounted, kept_here, error = _cover_keeping(libc, d, names, MS_NOSUID | MS_NODEV,
+                                                   f"size={size},mode=1777".encode())
+        if mounted:
             done.append(d)
-            for n, fd in fds.items():
-                target = os.path.join(d, n)
-                os.mkdir(target, 0o755)
-                if libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(target), None, MS_BIND | MS_REC,
-                              None) != 0:
-                    return f"could not keep {target} visible: {os.strerror(ctypes.get_errno())}"
-                kept.append(target)
-        finally:
-            for fd in fds.values():
-                os.close(fd)
+            kept += kept_here
+        if mounted and error:
+            return error
     if top not in done:
         return "shared /tmp (could not mount a private one)"
     os.makedirs(work, 0o700)
@@ -198,10 +215,8 @@ def _expose_python(libc) -> str:
     namespace an empty tmpfs covers such a folder and only the entries leading to Python are
     bound back, at the same paths, so imports keep working and the rest stays invisible.
     """
-    import ctypes
     import stat
 
-    MS_BIND, MS_REC = 4096, 16384
     wanted = _import_roots()
     blockers: dict[str, set[str]] = {}
     for path in wanted:
@@ -214,20 +229,10 @@ def _expose_python(libc) -> str:
                 break
     done = []
     for block, names in sorted(blockers.items()):
-        fds = {n: os.open(os.path.join(block, n), os.O_RDONLY) for n in names}
-        try:
-            if libc.mount(b"tmpfs", os.fsencode(block), b"tmpfs", 0, b"size=64k,mode=0755") != 0:
-                return f"could not expose Python under {block}: {os.strerror(ctypes.get_errno())}"
-            for n, fd in fds.items():
-                target = os.path.join(block, n)
-                os.mkdir(target, 0o755)
-                if libc.mount(os.fsencode(f"/proc/self/fd/{fd}"), os.fsencode(target), None, MS_BIND | MS_REC,
-                              None) != 0:
-                    return f"could not expose {target}: {os.strerror(ctypes.get_errno())}"
-                done.append(target)
-        finally:
-            for fd in fds.values():
-                os.close(fd)
+        mounted, kept, error = _cover_keeping(libc, block, names, 0, b"size=64k,mode=0755")
+        done += kept
+        if error:
+            return f"could not expose Python under {block}: {error}"
     return f"{', '.join(done)} visible (rest of the private folder hidden)" if done else ""
 
 
