@@ -242,11 +242,13 @@ def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> dict:
         if cfg.quiz_key:
             answers, notes = read_answers(sub.cells)
             per_q = QUIZ_RULES.score(answers, cfg.quiz_key)
-            total = max(0.0, sum(per_q.values()))
+            # The seed's rules floor each multiple-choice question at 0, not the section: wrong
+            # true/false answers are meant to cost points ("to discourage guessing").
+            total = sum(per_q.values())
             result["exercises"].append({
                 "id": "quiz", "title": "Quiz", "function": "", "max_points": QUIZ_RULES.max_points(cfg.quiz_key),
                 "points": total, "notes": notes, "message": "true/false +2/-1/0, multiple choice 4 points -2 per "
-                "wrong selection; section total floored at 0",
+                "wrong selection (each question at least 0)",
                 "cases": [{"passed": per_q[q] > 0, "question": q, "points": per_q[q],
                            "message": f"{q}: {per_q[q]:g} points", "feedback": f"{q}: {per_q[q]:g} points"}
                           for q in per_q]})

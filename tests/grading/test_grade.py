@@ -80,7 +80,7 @@ def test_quiz_follows_the_seed_rules(grade):
     r = grade(D.solution_cells(quiz='ANSWERS = {"q1": True, "q2": None, "q3": "A"}\n'))
     assert ex(r, "quiz")["points"] == 4.0  # 2 + 0 + (4 - 2)
     r = grade(D.solution_cells(quiz='ANSWERS = {"q1": False, "q2": True, "q3": ""}\n'))
-    assert ex(r, "quiz")["points"] == 0.0  # -2 floored at 0 for the section
+    assert ex(r, "quiz")["points"] == -2.0  # two wrong true/false answers; the seed sets no floor for the section
     r = grade(D.solution_cells(quiz='ANSWERS = dict(q1=True)\n'))
     assert ex(r, "quiz")["points"] == 0.0 and "not a plain dict literal" in ex(r, "quiz")["notes"][0]
 
