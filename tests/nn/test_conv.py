@@ -7,6 +7,8 @@ import torch.nn.functional as TF  # noqa: N812
 
 from i2dl_lab import nn
 from i2dl_lab.gradcheck import check_layer, check_module, rel_error
+from i2dl_lab.grading.specs.lab06 import EXAM_IMAGE
+from i2dl_lab.grading.specs.lab06 import HORIZONTAL_EDGE as _EXAM_FILTER
 from i2dl_lab.nn import functional as F  # noqa: N812
 
 CONV_CASES = [
@@ -83,19 +85,9 @@ def test_conv_float32_stays_float32_and_close_to_torch(rng):
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
 
 
-SEED_IMAGE = np.array(
-    [
-        [6, 3, 4, 4, 5, 0, 3],
-        [4, 7, 4, 0, 4, 0, 4],
-        [7, 0, 2, 3, 4, 5, 2],
-        [3, 7, 5, 0, 3, 0, 7],
-        [5, 8, 1, 2, 5, 4, 2],
-        [8, 0, 1, 0, 6, 0, 0],
-        [6, 4, 1, 3, 0, 4, 5],
-    ],
-    dtype=np.float64,
-)
-HORIZONTAL_EDGE = np.array([[1, 1, 1], [0, 0, 0], [-1, -1, -1]], dtype=np.float64)
+# The 7x7 exam image and horizontal edge filter of the midterm II review, as the lab 06
+# grader uses them (one copy of the seed's figures).
+SEED_IMAGE, HORIZONTAL_EDGE = EXAM_IMAGE, _EXAM_FILTER
 # The midterm review's worked answer (stride 1, no padding), as printed. Entry [2, 3] is a slip
 # in the seed: rows 2-4, columns 3-5 give (3 + 4 + 5) - (2 + 5 + 4) = +1, not -1 (torch agrees).
 SEED_ANSWER = np.array(
