@@ -49,12 +49,17 @@ class Unsupported:
     __hash__ = None
 
 
-def _enc(x, depth: int, budget: list):
+def _charge(depth: int, budget: list) -> None:
+    """Count one value against the nesting and size limits shared by encoding and decoding."""
     if depth > MAX_DEPTH:
         raise WireError(f"data nested deeper than {MAX_DEPTH} levels")
     budget[0] -= 1
     if budget[0] < 0:
         raise WireError(f"more than {MAX_ITEMS} values")
+
+
+def _enc(x, depth: int, budget: list):
+    _charge(depth, budget)
     t = type(x)
     if x is None or t is bool or t is str:
         return x
@@ -114,11 +119,7 @@ def _dtype(s) -> np.dtype:
 
 
 def _dec(x, depth: int, budget: list):
-    if depth > MAX_DEPTH:
-        raise WireError(f"data nested deeper than {MAX_DEPTH} levels")
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise WireError(f"more than {MAX_ITEMS} values")
+    _charge(depth, budget)
     t = type(x)
     if x is None or t in (bool, int, float, str):
         return x
