@@ -10,6 +10,7 @@ scripts can run a course programmatically::
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import tempfile
@@ -18,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .report import find_headlines
+from .report import Headline, find_headlines
 
 
 class LabNotFound(ValueError):
@@ -41,7 +42,7 @@ class LabResult:
     status: str  # "ok", "failed" or "skipped"
     seconds: float
     output: Path | None = None
-    headlines: list[tuple[str, str]] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
     error: str = ""
 
     @property
@@ -50,7 +51,7 @@ class LabResult:
 
     @property
     def headline(self) -> str:
-        return "; ".join(f"{k}: {v}" for k, v in self.headlines)
+        return "; ".join(str(h) for h in self.headlines)
 
 
 def default_labs_dir() -> Path:
@@ -134,14 +135,71 @@ def _output_text(nb) -> str:
     return "\n".join(parts)
 
 
+def exercise_names(nb) -> list[str]:
+    """Names of the functions and classes that the exercise cells of ``nb`` define."""
+    names: list[str] = []
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "exercise" not in cell.metadata.get("i2dl", {}):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name not in names:
+                names.append(node.name)
+    return names
+
+
+_STUB_CELL = """\
+# Inserted by the stub check: every exercise now raises, so nothing below may rest on them.
+def _i2dl_stub(name):
+    def stub(*args, **kwargs):
+        raise RuntimeError(f"stub check: exercise {{name}} was replaced by a stub")
+    return stub
+for _i2dl_name in {names!r}:
+    globals()[_i2dl_name] = _i2dl_stub(_i2dl_name)
+"""
+
+
+def stub_exercises(nb):
+    """Copy of ``nb`` in which, after the last self-check cell, every function and class written
+    in an exercise cell is replaced by a stub that raises.
+
+    The course's rule is that a lab's headline model is the student's own code; executed,
+    the stubbed notebook must therefore fail before it prints its headline.
+    """
+    import copy
+
+    import nbformat
+
+    names = exercise_names(nb)
+    checks = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "self_check(" in c.source]
+    if not names or not checks:
+        raise ValueError("stub check needs exercise cells and at least one self_check(...) cell")
+    out = copy.deepcopy(nb)
+    out.cells.insert(checks[-1] + 1, nbformat.v4.new_code_cell(_STUB_CELL.format(names=names)))
+    return out
+
+
 def run_lab(lab: Lab, out_dir: str | os.PathLike = "build/labs", parameters: dict | None = None,
-            kernel_name: str = "python3", timeout: float | None = 600) -> LabResult:
-    """Execute one lab with papermill into ``out_dir``; never raises for a failing lab."""
+            kernel_name: str = "python3", timeout: float | None = 600, stub: bool = False) -> LabResult:
+    """Execute one lab with papermill into ``out_dir``; never raises for a failing lab.
+
+    With ``stub=True`` the lab runs with its exercises stubbed out after the last self-check
+    (:func:`stub_exercises`).
+    """
+    import nbformat
     import papermill as pm
     from jupyter_client.manager import KernelManager
 
     out = Path(out_dir) / lab.path.name
     out.parent.mkdir(parents=True, exist_ok=True)
+    source = str(lab.path)
+    if stub:
+        stubbed = stub_exercises(nbformat.read(lab.path, as_version=4))
+        source = str(out.with_suffix(".stub-input.ipynb"))
+        nbformat.write(stubbed, source)
     # Kernels inherit the environment: plain progress lines instead of redrawn bars.
     os.environ.setdefault("I2DL_PLAIN_PROGRESS", "1")
     start = time.perf_counter()
@@ -152,7 +210,7 @@ def run_lab(lab: Lab, out_dir: str | os.PathLike = "build/labs", parameters: dic
         km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets, "k"))
         try:
             nb = pm.execute_notebook(
-                str(lab.path), str(out), parameters=parameters or {}, kernel_name=kernel_name, km=km,
+                source, str(out), parameters=parameters or {}, kernel_name=kernel_name, km=km,
                 progress_bar=False, cwd=str(lab.path.parent), execution_timeout=timeout, log_output=False,
             )
         except pm.PapermillExecutionError as exc:
@@ -167,6 +225,13 @@ def run_lab(lab: Lab, out_dir: str | os.PathLike = "build/labs", parameters: dic
                 km.shutdown_kernel(now=True)
     seconds = time.perf_counter() - start
     return LabResult(lab, "ok", seconds, out, headlines=find_headlines(_output_text(nb)))
+
+
+def headlines_of(path: str | os.PathLike) -> list[Headline]:
+    """The headlines printed in an executed notebook (also one that stopped with an error)."""
+    import nbformat
+
+    return find_headlines(_output_text(nbformat.read(path, as_version=4)))
 
 
 def run_labs(labs: Sequence[Lab], out_dir: str | os.PathLike = "build/labs", parameters: dict | None = None,

@@ -70,7 +70,7 @@ def test_run_reports_failure_and_headline_and_passes_parameters(course, tmp_path
 def test_run_of_passing_labs_exits_zero(course, tmp_path):
     results = run_labs(discover_labs(course)[:1], out_dir=tmp_path / "o", echo=None)
     assert [r.status for r in results] == ["ok"]
-    assert results[0].headlines == [("epochs seen", "1")]
+    assert [(h.name, h.value, h.baseline) for h in results[0].headlines] == [("epochs seen", "1", None)]
     assert "1 labs, 1 ok, 0 failed" in format_summary(results)
 
 
