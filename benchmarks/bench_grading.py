@@ -96,12 +96,11 @@ def main() -> None:
         wall = time.perf_counter() - t0
         with Gradebook(tmp / "gb.sqlite") as book:
             results = [book.result(r["lab"], r["sha256"], r["student"]) for r in book.rows()]
-        per = [r["seconds"] for r in results]
-        student_time = [sum(c.get("seconds") or 0.0 for e in r["exercises"] for c in e["cases"]) for r in results]
+        per = [r.seconds for r in results]
+        student_time = [sum(c.seconds or 0.0 for e in r.exercises for c in e.cases) for r in results]
         clean = [p - s for r, p, s in zip(results, per, student_time)
-                 if r["status"] == "graded" and not any("time limit" in (e.get("message") or "")
-                                                        for e in r["exercises"])]
-        scores = Counter(round(r["score"], 2) for r in results)
+                 if r.status == "graded" and not any("time limit" in e.message for e in r.exercises)]
+        scores = Counter(round(r.score, 2) for r in results)
     print(f"lab {LAB}: {args.n} submissions {dict(kinds)}, --jobs {args.jobs}, OMP_NUM_THREADS="
           f"{os.environ['OMP_NUM_THREADS']}, {os.cpu_count()} cores")
     print(f"  {summary.line()}")

@@ -8,10 +8,12 @@ release     solution notebooks -> student notebooks (``i2dl-lab release``)
 submit      notebook -> zip with a manifest (``i2dl-lab submit``)
 notebook    reading notebooks and zips without trusting them
 codecheck   static checks of exercise cells (own definition, no reference use)
-sandbox     the child process: limits, namespaces, unprivileged uid, output caps
+protocol    the typed messages between grader and child, and the result record
+wire        the plain-data encoding of case inputs and outputs on that channel
+sandbox     the child: launch, confine, execute (in the child), supervise (in the grader)
 grader      one submission: hidden inputs, reference in the parent, scoring
 gradebook   SQLite, one transaction per submission; CSV export
-feedback    HTML report per submission (no hidden inputs or expected values)
+feedback    HTML report per submission from a jinja2 template (no hidden inputs or expected values)
 batch       many submissions: inline, ``--jobs N`` processes, or Dask
 cli         ``register(subparsers)`` for ``i2dl-lab release|submit|grade|grades``
 

@@ -18,6 +18,7 @@ from .feedback import write_report
 from .gradebook import Gradebook
 from .grader import LabConfig, grade_bytes, student_for
 from .notebook import MAX_NOTEBOOK_BYTES, SubmissionError, read_zip, sha256
+from .protocol import GradeResult
 
 
 @dataclass
@@ -43,7 +44,7 @@ class BatchSummary:
     skipped: int = 0
     seconds: float = 0.0
     per_submission: list[float] = field(default_factory=list)
-    results: list[dict] = field(default_factory=list)
+    results: list[GradeResult] = field(default_factory=list)
 
     def line(self) -> str:
         n = len(self.per_submission)
@@ -85,9 +86,45 @@ def identify(path: Path, lab: str) -> Item:
     return Item(str(path), path.name, sha256(data), student_for(path, lab, manifest_student))
 
 
-def grade_task(name: str, data: bytes, cfg: LabConfig) -> dict:
+def grade_task(name: str, data: bytes, cfg: LabConfig) -> GradeResult:
     """One submission, as run by a worker process or a Dask task (module level: picklable)."""
     return grade_bytes(data, name, cfg)
+
+
+class _Recorder:
+    """Writes each result as it arrives: the gradebook, the feedback report, the summary, the bar."""
+
+    def __init__(self, book: Gradebook, cfg: LabConfig, summary: BatchSummary, bar, feedback_dir):
+        self.book, self.cfg, self.summary, self.bar, self.feedback_dir = book, cfg, summary, bar, feedback_dir
+
+    def __call__(self, item: Item, result: GradeResult) -> None:
+        result.student = item.student
+        result.file = item.path
+        self.book.record(result)
+        if self.feedback_dir is not None:
+            try:
+                write_report(result, self.feedback_dir)
+            except OSError as exc:  # the grade is safe in the book; say so and go on
+                self.bar.write(f"could not write the feedback of {item.path}: {exc}")
+        s = self.summary
+        s.graded += result.status == "graded"
+        s.rejected += result.status == "rejected"
+        s.errors += result.status == "error"
+        s.per_submission.append(float(result.seconds or 0.0))
+        s.results.append(result)
+        self.bar.update(1)
+        self.bar.set_postfix(last=f"{result.score:g}/{result.max_score:g}")
+
+    def crashed(self, item: Item, exc: BaseException) -> GradeResult:
+        return GradeResult.crashed(item.name, item.sha256, self.cfg.lab, item.student,
+                                   f"grading worker failed: {type(exc).__name__}: {exc}")
+
+
+def _hidden_from_children(cfg: LabConfig, paths, db, feedback_dir) -> LabConfig:
+    """``cfg`` with the gradebook's folder, the feedback folder and the submissions hidden from the child."""
+    hide = [str(Path(db).resolve().parent)] + ([str(Path(feedback_dir).resolve())] if feedback_dir else [])
+    hide += [str(Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent) for p in paths]
+    return replace(cfg, hide=list(cfg.hide) + hide)
 
 
 def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: bool = False,
@@ -97,9 +134,7 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
     t0 = time.monotonic()
     summary = BatchSummary()
     files = collect(paths)
-    hide = [str(Path(db).resolve().parent)] + ([str(Path(feedback_dir).resolve())] if feedback_dir else [])
-    hide += [str(Path(p).resolve() if Path(p).is_dir() else Path(p).resolve().parent) for p in paths]
-    cfg = replace(cfg, hide=list(cfg.hide) + hide)
+    cfg = _hidden_from_children(cfg, paths, db, feedback_dir)
     with Gradebook(db) as book:
         todo = []
         for f in files:
@@ -109,37 +144,12 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
             else:
                 todo.append(item)
         bar = progress(total=len(todo), desc=f"grading lab {cfg.lab}", disable=quiet or not todo)
-
-        def record(item: Item, result: dict) -> None:
-            # the key is the sha256 of the bytes actually graded (a file replaced mid-batch gets its own row)
-            result.setdefault("sha256", item.sha256)
-            result["student"] = item.student
-            result["file"] = item.path
-            book.record(result)
-            if feedback_dir is not None:
-                try:
-                    write_report(result, feedback_dir)
-                except OSError as exc:  # the grade is safe in the book; say so and go on
-                    bar.write(f"could not write the feedback of {item.path}: {exc}")
-            status = result["status"]
-            summary.graded += status == "graded"
-            summary.rejected += status == "rejected"
-            summary.errors += status == "error"
-            summary.per_submission.append(float(result.get("seconds") or 0.0))
-            summary.results.append({k: result[k] for k in ("student", "file", "status", "score", "max_score")})
-            bar.update(1)
-            bar.set_postfix(last=f"{result['score']:g}/{result['max_score']:g}")
-
-        def crashed(item: Item, exc: BaseException) -> dict:
-            return {"file": item.name, "sha256": item.sha256, "lab": cfg.lab, "student": item.student,
-                    "status": "error", "score": 0.0, "max_score": 0.0, "exercises": [], "notes": [],
-                    "message": f"grading worker failed: {type(exc).__name__}: {exc}", "seconds": 0.0}
-
+        record = _Recorder(book, cfg, summary, bar, feedback_dir)
         try:
             if dask_address:
-                _run_dask(dask_address, cfg, todo, record, crashed)
+                _run_dask(dask_address, cfg, todo, record, record.crashed)
             elif jobs > 1 and len(todo) > 1:
-                _run_pool(jobs, cfg, todo, record, crashed)
+                _run_pool(jobs, cfg, todo, record, record.crashed)
             else:
                 for item in todo:
                     record(item, grade_task(item.name, item.data, cfg))

@@ -131,58 +131,65 @@ def _local_defs(tree: ast.Module) -> set[str]:
     return {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
 
 
-def plan(cells: list[Cell], exercises) -> Plan:
-    """Decide which code runs in the child and which exercises score zero statically."""
-    out = Plan()
-    code = [c for c in cells if c.cell_type == "code"]
+def _exercise_cells(out: Plan, code: list[Cell], trees: dict, exercises) -> dict[int, str]:
+    """Which cell(s) define each exercise (cell index -> exercise id); fills ``out.zero`` and notes."""
     by_id: dict[str, list[Cell]] = {}
     for c in code:
         if c.exercise is not None:
             by_id.setdefault(c.exercise, []).append(c)
-    trees: dict[int, ast.Module | None] = {c.index: _parse(_strip_magics(c.source)) for c in code}
-    graded = {ex.function for ex in exercises}
     known = {ex.id for ex in exercises}
     for ex_id in sorted(set(by_id) - known):
         out.general.append(f"cell(s) {', '.join(str(c.index) for c in by_id[ex_id])} carry unknown exercise id "
                            f"{ex_id!r}; not graded")
     ex_cells: dict[int, str] = {}
     for ex in exercises:
-        notes = out.notes.setdefault(ex.id, [])
-        cs = by_id.get(ex.id, [])
-        if not cs:
-            cand = [c for c in code if trees[c.index] is not None and _defines(trees[c.index], ex.function)]
-            if not cand:
-                out.zero[ex.id] = (f"no exercise cell for '{ex.id}': expected a code cell that defines "
-                                   f"`{ex.function}` (was the cell deleted?)")
-                continue
-            cs = cand[-1:]
-            notes.append(f"no cell carries the exercise id '{ex.id}' in its metadata (re-created or edited cell?); "
-                         f"graded cell {cs[0].index}, which defines `{ex.function}`")
-        elif len(cs) > 1:
-            notes.append(f"{len(cs)} cells carry exercise id '{ex.id}' (cells {', '.join(str(c.index) for c in cs)}); "
-                         "all run in order, so the last definition counts, as when running the notebook")
-        bad = [c for c in cs if trees[c.index] is None]
-        if bad:
-            src = _strip_magics(bad[0].source)
-            try:
-                ast.parse(src)
-                msg = "the cell could not be parsed"
-            except SyntaxError as exc:
-                msg = f"line {exc.lineno}: {exc.msg}"
-            except (ValueError, RecursionError, MemoryError) as exc:
-                msg = type(exc).__name__
-            out.zero[ex.id] = f"the exercise cell {bad[0].index} has a syntax error ({msg})"
-            continue
-        if not any(_defines(trees[c.index], ex.function) for c in cs):
-            out.zero[ex.id] = (f"the exercise cell must define `{ex.function}` at top level with `def` or `class`; "
-                               "it does not")
-            continue
+        cs = _cells_of(out, ex, by_id.get(ex.id, []), code, trees)
         for c in cs:
             ex_cells.setdefault(c.index, ex.id)
-    # which import lines from other cells the exercise cells need
+    return ex_cells
+
+
+def _cells_of(out: Plan, ex, cs: list[Cell], code: list[Cell], trees: dict) -> list[Cell]:
+    """The cells graded for ``ex`` (none if it scores zero statically)."""
+    notes = out.notes.setdefault(ex.id, [])
+    if not cs:
+        cand = [c for c in code if trees[c.index] is not None and _defines(trees[c.index], ex.function)]
+        if not cand:
+            out.zero[ex.id] = (f"no exercise cell for '{ex.id}': expected a code cell that defines "
+                               f"`{ex.function}` (was the cell deleted?)")
+            return []
+        cs = cand[-1:]
+        notes.append(f"no cell carries the exercise id '{ex.id}' in its metadata (re-created or edited cell?); "
+                     f"graded cell {cs[0].index}, which defines `{ex.function}`")
+    elif len(cs) > 1:
+        notes.append(f"{len(cs)} cells carry exercise id '{ex.id}' (cells {', '.join(str(c.index) for c in cs)}); "
+                     "all run in order, so the last definition counts, as when running the notebook")
+    bad = [c for c in cs if trees[c.index] is None]
+    if bad:
+        out.zero[ex.id] = f"the exercise cell {bad[0].index} has a syntax error ({_syntax_error(bad[0].source)})"
+        return []
+    if not any(_defines(trees[c.index], ex.function) for c in cs):
+        out.zero[ex.id] = (f"the exercise cell must define `{ex.function}` at top level with `def` or `class`; "
+                           "it does not")
+        return []
+    return cs
+
+
+def _syntax_error(source: str) -> str:
+    try:
+        ast.parse(_strip_magics(source))
+        return "the cell could not be parsed"
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: {exc.msg}"
+    except (ValueError, RecursionError, MemoryError) as exc:
+        return type(exc).__name__
+
+
+def _import_units(code: list[Cell], trees: dict, ex_cells: dict, graded: set[str]) -> list[dict]:
+    """The import lines of other cells that the exercise cells use (never one of a graded name)."""
     ex_trees = [trees[i] for i in ex_cells]
     used = set().union(*(_used_names(t) for t in ex_trees)) if ex_trees else set()
-    import_units = []
+    units = []
     for c in code:
         if c.index in ex_cells or trees[c.index] is None:
             continue
@@ -195,8 +202,19 @@ def plan(cells: list[Cell], exercises) -> Plan:
             if isinstance(stmt, ast.ImportFrom) and stmt.level:
                 continue  # relative imports mean nothing outside a package
             if _bound_names(stmt) & used:
-                import_units.append({"kind": "import", "ex": None, "cell": c.index, "source": ast.unparse(stmt)})
-    mods, objs = _lib_aliases(ex_trees + [ast.parse(u["source"]) for u in import_units])
+                units.append({"kind": "import", "ex": None, "cell": c.index, "source": ast.unparse(stmt)})
+    return units
+
+
+def plan(cells: list[Cell], exercises) -> Plan:
+    """Decide which code runs in the child and which exercises score zero statically."""
+    out = Plan()
+    code = [c for c in cells if c.cell_type == "code"]
+    trees: dict[int, ast.Module | None] = {c.index: _parse(_strip_magics(c.source)) for c in code}
+    graded = {ex.function for ex in exercises}
+    ex_cells = _exercise_cells(out, code, trees, exercises)
+    import_units = _import_units(code, trees, ex_cells, graded)
+    mods, objs = _lib_aliases([trees[i] for i in ex_cells] + [ast.parse(u["source"]) for u in import_units])
     for idx, ex_id in list(ex_cells.items()):
         if ex_id in out.zero:
             continue

@@ -15,6 +15,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from .protocol import GradeResult
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
     lab TEXT NOT NULL, sha256 TEXT NOT NULL, student TEXT NOT NULL,
@@ -58,22 +60,20 @@ class Gradebook:
                                 (lab, sha, student)).fetchone()
         return row is not None and row[0] != "error"
 
-    def record(self, result: dict) -> None:
+    def record(self, result: GradeResult) -> None:
         """Store one graded submission in a single transaction."""
-        key = (result["lab"], result["sha256"], result["student"])
+        key = (result.lab, result.sha256, result.student)
         now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
             c.execute("DELETE FROM exercise_scores WHERE lab=? AND sha256=? AND student=?", key)
             c.execute("INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                      (*key, result.get("file"), result.get("submitted_at"), now, result["status"],
-                       float(result["score"]), float(result["max_score"]), result.get("message", ""),
-                       result.get("lab_version"), result.get("grader_version"), result.get("seconds"),
-                       json.dumps(result, default=str)))
+                      (*key, result.file, result.submitted_at, now, result.status, float(result.score),
+                       float(result.max_score), result.message, result.lab_version, result.grader_version,
+                       result.seconds, json.dumps(result.to_dict(), default=str)))
             c.executemany("INSERT INTO exercise_scores VALUES (?,?,?,?,?,?,?)",
-                          [(*key, e["id"], float(e["points"]), float(e["max_points"]), e.get("message", ""))
-                           for e in result.get("exercises", [])])
+                          [(*key, e.id, float(e.points), float(e.max_points), e.message) for e in result.exercises])
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -86,10 +86,10 @@ class Gradebook:
                 "message"]
         return [dict(zip(cols, r)) for r in self.conn.execute(q, (lab,) if lab else ())]
 
-    def result(self, lab: str, sha: str, student: str) -> dict | None:
+    def result(self, lab: str, sha: str, student: str) -> GradeResult | None:
         row = self.conn.execute("SELECT result_json FROM submissions WHERE lab=? AND sha256=? AND student=?",
                                 (lab, sha, student)).fetchone()
-        return json.loads(row[0]) if row else None
+        return GradeResult.from_dict(json.loads(row[0])) if row else None
 
     def latest(self, lab: str | None = None) -> list[dict]:
         """One row per (student, lab): the most recently submitted (then graded) submission."""

@@ -23,7 +23,7 @@ import re
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,22 @@ import numpy as np
 from . import wire
 from .codecheck import plan, read_answers
 from .notebook import SubmissionError, load_submission, parse_notebook, sha256
+from .protocol import (
+    CaseOutcome,
+    CaseResult,
+    End,
+    ExerciseResult,
+    GradeResult,
+    Job,
+    Load,
+    Loaded,
+    Missing,
+    Ready,
+    Start,
+    Task,
+    Unit,
+    safe_text,
+)
 from .sandbox import Limits, run_child
 from .spec import QUIZ_RULES
 
@@ -200,218 +216,238 @@ def safe_feedback(expected, got) -> str:
 
 
 # ---------------------------------------------------------------- grading
-def _exercise_entry(ex) -> dict:
-    return {"id": ex.id, "title": ex.title or ex.id, "function": ex.function, "max_points": float(ex.points),
-            "points": 0.0, "message": "", "notes": [], "cases": []}
+def _exercise_entry(ex) -> ExerciseResult:
+    return ExerciseResult(id=ex.id, title=ex.title or ex.id, function=ex.function, max_points=float(ex.points))
 
 
-def _fail_cases(entry: dict, n: int, message: str, feedback: str | None = None) -> None:
-    have = len(entry["cases"])
-    for _ in range(have, n):
-        entry["cases"].append({"passed": False, "message": message, "feedback": feedback or message})
+def _max_score(exercises, cfg: LabConfig) -> float:
+    return float(sum(ex.points for ex in exercises)) + (QUIZ_RULES.max_points(cfg.quiz_key) if cfg.quiz_key else 0.0)
 
 
-def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> dict:
+def _check_lab(sub, name: str, cfg: LabConfig, result: GradeResult) -> None:
+    """Reject a notebook of another lab; note one that carries no lab id."""
+    nb_lab = sub.lab_meta.get("lab")
+    try:
+        nb_lab = normalize_lab(nb_lab) if nb_lab is not None else None
+    except ValueError:
+        pass
+    if nb_lab is not None and nb_lab != cfg.lab:
+        raise SubmissionError(f"{name}: this notebook belongs to lab {nb_lab}, not lab {cfg.lab}")
+    if nb_lab is None:
+        result.notes.append("the notebook carries no lab id in its metadata (not made by `release`?)")
+
+
+def _grade_quiz(sub, cfg: LabConfig) -> ExerciseResult:
+    answers, notes = read_answers(sub.cells)
+    per_q = QUIZ_RULES.score(answers, cfg.quiz_key)
+    # The seed's rules floor each multiple-choice question at 0, not the section: wrong
+    # true/false answers are meant to cost points ("to discourage guessing").
+    return ExerciseResult(
+        id="quiz", title="Quiz", function="", max_points=QUIZ_RULES.max_points(cfg.quiz_key),
+        points=sum(per_q.values()), notes=notes,
+        message="true/false +2/-1/0, multiple choice 4 points -2 per wrong selection (each question at least 0)",
+        cases=[CaseResult(per_q[q] > 0, f"{q}: {per_q[q]:g} points", f"{q}: {per_q[q]:g} points", question=q,
+                          points=per_q[q]) for q in per_q])
+
+
+def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> GradeResult:
     """Grade one submission given as bytes; never raises for anything the submission does."""
     t0 = time.monotonic()
-    result = {"file": name, "sha256": sha256(data), "lab": cfg.lab, "status": "graded", "score": 0.0,
-              "max_score": 0.0, "message": "", "exercises": [], "notes": [], "output": "", "sandbox": {},
-              "grader_version": GRADER_VERSION, "lab_version": cfg.lab_version, "student": None,
-              "submitted_at": None}
+    result = GradeResult(file=name, sha256=sha256(data), lab=cfg.lab, grader_version=GRADER_VERSION,
+                         lab_version=cfg.lab_version)
     try:
         exercises = list(load_spec(cfg.spec).EXERCISES)
-        result["max_score"] = float(sum(ex.points for ex in exercises)) + (
-            QUIZ_RULES.max_points(cfg.quiz_key) if cfg.quiz_key else 0.0)
+        result.max_score = _max_score(exercises, cfg)
         try:
             sub = load_submission(data, name)
-            result["student"], result["submitted_at"] = sub.student, sub.submitted_at
-            nb_lab = sub.lab_meta.get("lab")
-            try:
-                nb_lab = normalize_lab(nb_lab) if nb_lab is not None else None
-            except ValueError:
-                pass
-            if nb_lab is not None and nb_lab != cfg.lab:
-                raise SubmissionError(f"{name}: this notebook belongs to lab {nb_lab}, not lab {cfg.lab}")
-            if nb_lab is None:
-                result["notes"].append("the notebook carries no lab id in its metadata (not made by `release`?)")
+            result.student, result.submitted_at = sub.student, sub.submitted_at
+            _check_lab(sub, name, cfg, result)
         except SubmissionError as exc:
-            result.update(status="rejected", message=str(exc))
-            result["exercises"] = [dict(_exercise_entry(ex), message=str(exc)) for ex in exercises]
+            result.status, result.message = "rejected", str(exc)
+            result.exercises = [replace(_exercise_entry(ex), message=str(exc)) for ex in exercises]
             return result
-        _grade_exercises(sub, exercises, cfg, result)
+        _Session(sub, exercises, cfg, result).grade()
         if cfg.quiz_key:
-            answers, notes = read_answers(sub.cells)
-            per_q = QUIZ_RULES.score(answers, cfg.quiz_key)
-            # The seed's rules floor each multiple-choice question at 0, not the section: wrong
-            # true/false answers are meant to cost points ("to discourage guessing").
-            total = sum(per_q.values())
-            result["exercises"].append({
-                "id": "quiz", "title": "Quiz", "function": "", "max_points": QUIZ_RULES.max_points(cfg.quiz_key),
-                "points": total, "notes": notes, "message": "true/false +2/-1/0, multiple choice 4 points -2 per "
-                "wrong selection (each question at least 0)",
-                "cases": [{"passed": per_q[q] > 0, "question": q, "points": per_q[q],
-                           "message": f"{q}: {per_q[q]:g} points", "feedback": f"{q}: {per_q[q]:g} points"}
-                          for q in per_q]})
-        result["score"] = round(sum(e["points"] for e in result["exercises"]), 6)
+            result.exercises.append(_grade_quiz(sub, cfg))
+        result.score = round(sum(e.points for e in result.exercises), 6)
     except Exception:  # noqa: BLE001 - a grader bug is recorded for this submission, the batch goes on
-        result.update(status="error", message="internal grading error:\n" + traceback.format_exc()[-4000:])
+        result.status, result.message = "error", "internal grading error:\n" + traceback.format_exc()[-4000:]
     finally:
-        result["seconds"] = round(time.monotonic() - t0, 3)
+        result.seconds = round(time.monotonic() - t0, 3)
     return result
 
 
-def _grade_exercises(sub, exercises, cfg: LabConfig, result: dict) -> None:
-    pl = plan(sub.cells, exercises)
-    result["notes"].extend(pl.general)
-    entries = {ex.id: _exercise_entry(ex) for ex in exercises}
-    result["exercises"] = list(entries.values())
-    cases, expected = {}, {}
-    to_run = []
-    for ex in exercises:
-        entries[ex.id]["notes"].extend(pl.notes.get(ex.id, []))
-        args_list = list(ex.cases(np.random.default_rng(case_seed(cfg.secret, cfg.lab, ex.id, sub.notebook_sha256))))
-        if ex.id in pl.zero:
-            _fail_cases(entries[ex.id], len(args_list), pl.zero[ex.id])
-            entries[ex.id]["message"] = pl.zero[ex.id]
-            continue
-        cases[ex.id] = [wire.encode(tuple(a)) for a in args_list]
-        if '"$x"' in json.dumps(cases[ex.id]):
+class _Session:
+    """Grading one submission's exercises: expected outputs here, student code in children.
+
+    A child that dies or times out is charged to the cell or exercise it was in; the next
+    child skips that cell or exercise and goes on with the rest, within the submission's
+    wall clock.
+    """
+
+    def __init__(self, sub, exercises, cfg: LabConfig, result: GradeResult):
+        self.sub, self.cfg, self.result = sub, cfg, result
+        self.plan = plan(sub.cells, exercises)
+        self.entries = {ex.id: _exercise_entry(ex) for ex in exercises}
+        result.notes.extend(self.plan.general)
+        result.exercises = list(self.entries.values())
+        self.cases: dict[str, list] = {}
+        self.expected: dict[str, list] = {}
+        self.to_run = [ex for ex in exercises if self._prepare(ex)]
+        self.got: dict[str, dict[int, CaseOutcome]] = {ex.id: {} for ex in self.to_run}
+        self.charged: dict[str, str] = {}
+        self.missing: dict[str, str] = {}
+        self.load_errors: dict[int, list[str]] = {}
+        self.skip_cells: list[int] = []
+
+    def _prepare(self, ex) -> bool:
+        """Draw the hidden cases and compute the expected outputs; False if the exercise scores 0 unrun."""
+        entry = self.entries[ex.id]
+        entry.notes.extend(self.plan.notes.get(ex.id, []))
+        seed = case_seed(self.cfg.secret, self.cfg.lab, ex.id, self.sub.notebook_sha256)
+        args_list = list(ex.cases(np.random.default_rng(seed)))
+        if ex.id in self.plan.zero:
+            entry.fail_remaining(len(args_list), self.plan.zero[ex.id])
+            entry.message = self.plan.zero[ex.id]
+            return False
+        self.cases[ex.id] = [wire.encode(tuple(a)) for a in args_list]
+        if '"$x"' in json.dumps(self.cases[ex.id]):
             raise ValueError(f"spec bug: the cases of exercise {ex.id!r} hold values that are not plain data "
                              "(numbers, strings, ndarrays, tuples/lists/dicts of them)")
-        expected[ex.id] = [ex.run(ex.reference, copy.deepcopy(tuple(a))) for a in args_list]
-        to_run.append(ex)
-    results: dict[str, dict[int, dict]] = {ex.id: {} for ex in to_run}
-    charged: dict[str, str] = {}
-    missing: dict[str, str] = {}
-    load_errors: dict[int, list[str]] = {}
-    skip_cells: list[int] = []
-    t_end = time.monotonic() + cfg.limits.wall_per_submission
-    pending = [ex for ex in to_run]
-    for _attempt in range(len(to_run) + 2):
-        if not pending:
-            break
-        budget = t_end - time.monotonic()
-        if budget <= 0:
-            for ex in pending:
-                charged[ex.id] = (f"not run: the submission used up its {cfg.limits.wall_per_submission:g} s "
-                                  "time limit")
-            break
-        job = {"spec": cfg.spec, "units": pl.units, "skip_cells": skip_cells,
-               "exercises": [{"id": ex.id, "function": ex.function} for ex in pending],
-               "cases": {ex.id: cases[ex.id] for ex in pending}}
-        run = run_child(job, cfg.limits, budget=budget, hide=cfg.hide)
+        self.expected[ex.id] = [ex.run(ex.reference, copy.deepcopy(tuple(a))) for a in args_list]
+        return True
+
+    def grade(self) -> None:
+        pending = list(self.to_run)
+        t_end = time.monotonic() + self.cfg.limits.wall_per_submission
+        for _attempt in range(len(self.to_run) + 2):
+            if not pending:
+                break
+            budget = t_end - time.monotonic()
+            if budget <= 0:
+                for ex in pending:
+                    self.charged[ex.id] = (f"not run: the submission used up its "
+                                           f"{self.cfg.limits.wall_per_submission:g} s time limit")
+                pending = []
+                break
+            pending = self._round(pending, budget)
+        for ex in pending:
+            self.charged.setdefault(ex.id, "not run (too many restarts)")
+        for idx, errs in self.load_errors.items():
+            self.result.notes.append(f"cell {idx} raised while being defined: " + "; ".join(errs))
+        for ex in self.to_run:
+            self._score(ex)
+
+    def _round(self, pending: list, budget: float) -> list:
+        """One child on the pending exercises; returns those still to run in another child."""
+        job = Job(spec=self.cfg.spec, units=[Unit(**u) for u in self.plan.units], skip_cells=list(self.skip_cells),
+                  tasks=[Task(ex.id, ex.function, self.cases[ex.id]) for ex in pending])
+        run = run_child(job, self.cfg.limits, budget=budget, hide=self.cfg.hide)
+        res = self.result
         if run.output:
-            result["output"] = (result["output"] + run.output)[-cfg.limits.output_bytes:]
+            res.output = (res.output + safe_text(run.output, 10 * self.cfg.limits.output_bytes))[
+                -self.cfg.limits.output_bytes:]
         if run.output_dropped:
-            result["notes"].append(f"your code printed {run.output_dropped} more bytes than the grader keeps")
-        state = {"cell": None, "cell_ex": None, "ex": None}
-        ended: set[str] = set()
+            res.notes.append(f"your code printed {run.output_dropped} more bytes than the grader keeps")
         ids = {ex.id for ex in pending}
-        for ev in run.events:
-            kind = ev.get("ev")
-            if kind == "ready" and isinstance(ev.get("sandbox"), dict) and not result["sandbox"]:
-                result["sandbox"] = {str(k): str(v)[:200] for k, v in ev["sandbox"].items()}
-                result["sandbox"]["started_by"] = run.started_by
-            elif kind == "load":
-                state.update(cell=ev.get("cell"), cell_ex=ev.get("ex"))
-            elif kind == "loaded":
-                if isinstance(ev.get("errors"), list) and ev["errors"] and isinstance(ev.get("cell"), int):
-                    load_errors.setdefault(ev["cell"], [str(e)[:400] for e in ev["errors"][:5]])
-                state.update(cell=None, cell_ex=None)
-            elif kind == "start" and ev.get("ex") in ids:
-                state["ex"] = ev["ex"]
-            elif kind == "missing" and ev.get("ex") in ids:
-                missing.setdefault(ev["ex"], str(ev.get("why"))[:300])
-                ended.add(ev["ex"])
-            elif kind == "end" and ev.get("ex") in ids:
-                ended.add(ev["ex"])
-                state["ex"] = None
-            elif kind == "result" and ev.get("ex") in ids and type(ev.get("case")) is int:
-                slot = results[ev["ex"]]
-                if 0 <= ev["case"] < len(cases[ev["ex"]]) and ev["case"] not in slot:
-                    slot[ev["case"]] = ev
+        where, ended = self._collect(run, ids)
         if run.ended == "done":
-            pending = []
-            break
+            return []
         if run.ended == "startup":
             raise RuntimeError(run.detail)
-        why = run.detail
-        if state["cell"] is not None:
-            skip_cells.append(state["cell"])
-            if state["cell_ex"] in ids:
-                charged[state["cell_ex"]] = f"running the exercise cell failed: {why}"
+        self._charge(run.detail, where, ids, ended, pending)
+        return [ex for ex in pending if ex.id not in ended and ex.id not in self.charged]
+
+    def _collect(self, run, ids: set) -> tuple[dict, set]:
+        """Fold the child's messages into the session; returns where it was last and what it finished."""
+        where = {"cell": None, "cell_ex": None, "ex": None}
+        ended: set[str] = set()
+        for msg in run.messages:
+            if isinstance(msg, Ready) and not self.result.sandbox:
+                self.result.sandbox = {safe_text(k, 100): safe_text(v, 200) for k, v in msg.sandbox.items()}
+                self.result.sandbox["started_by"] = run.started_by
+            elif isinstance(msg, Load):
+                where.update(cell=msg.cell, cell_ex=msg.ex)
+            elif isinstance(msg, Loaded):
+                if msg.errors:
+                    self.load_errors.setdefault(msg.cell, [safe_text(e, 400) for e in msg.errors[:5]])
+                where.update(cell=None, cell_ex=None)
+            elif isinstance(msg, Start) and msg.ex in ids:
+                where["ex"] = msg.ex
+            elif isinstance(msg, Missing) and msg.ex in ids:
+                self.missing.setdefault(msg.ex, safe_text(msg.why, 300))
+                ended.add(msg.ex)
+            elif isinstance(msg, End) and msg.ex in ids:
+                ended.add(msg.ex)
+                where["ex"] = None
+            elif isinstance(msg, CaseOutcome) and msg.ex in ids:
+                slot = self.got[msg.ex]
+                if 0 <= msg.case < len(self.cases[msg.ex]) and msg.case not in slot:
+                    slot[msg.case] = msg
+        return where, ended
+
+    def _charge(self, why: str, where: dict, ids: set, ended: set, pending: list) -> None:
+        """A child that stopped early: charge the cell or exercise it was in."""
+        if where["cell"] is not None:
+            self.skip_cells.append(where["cell"])
+            if where["cell_ex"] in ids:
+                self.charged[where["cell_ex"]] = f"running the exercise cell failed: {why}"
             else:
-                result["notes"].append(f"cell {state['cell']} was skipped: {why}")
-        elif state["ex"] is not None:
-            charged[state["ex"]] = why
+                self.result.notes.append(f"cell {where['cell']} was skipped: {why}")
+        elif where["ex"] is not None:
+            self.charged[where["ex"]] = why
         else:
-            result["notes"].append(f"the sandbox ended early: {why}")
+            self.result.notes.append(f"the sandbox ended early: {why}")
             for ex in pending:
                 if ex.id not in ended:
-                    charged.setdefault(ex.id, why)
-        pending = [ex for ex in pending if ex.id not in ended and ex.id not in charged]
-    for ex in pending:
-        charged.setdefault(ex.id, "not run (too many restarts)")
-    for idx, errs in load_errors.items():
-        result["notes"].append(f"cell {idx} raised while being defined: " + "; ".join(errs))
-    for ex in to_run:
-        _score_exercise(ex, entries[ex.id], expected[ex.id], results[ex.id], missing.get(ex.id), charged.get(ex.id))
+                    self.charged.setdefault(ex.id, why)
+
+    def _score(self, ex) -> None:
+        entry, expected, got = self.entries[ex.id], self.expected[ex.id], self.got[ex.id]
+        n, missing, charged = len(expected), self.missing.get(ex.id), self.charged.get(ex.id)
+        if missing:
+            entry.message = missing
+            entry.fail_remaining(n, missing)
+            return
+        tripped = sorted({t for o in got.values() for t in o.tripwire if isinstance(t, str)})
+        if tripped:
+            entry.message = (f"your code called the library's reference `{safe_text(tripped[0], 100)}`; graded "
+                             "functions must be your own code (scored 0)")
+            entry.fail_remaining(n, entry.message)
+            return
+        entry.cases = [_score_case(ex, expected[i], got.get(i), charged) for i in range(n)]
+        passed = sum(c.passed for c in entry.cases)
+        entry.points = round(float(ex.points) * passed / n, 6) if n else 0.0
+        if charged:
+            entry.message = charged
+        else:
+            entry.message = f"all {n} hidden cases passed" if passed == n else f"{passed} of {n} hidden cases passed"
 
 
-def _score_exercise(ex, entry: dict, expected: list, got: dict, missing: str | None, charged: str | None) -> None:
-    n = len(expected)
-    if missing:
-        entry["message"] = missing
-        _fail_cases(entry, n, missing)
-        return
-    tripped = sorted({t for ev in got.values() for t in (ev.get("tripwire") or []) if isinstance(t, str)})
-    if tripped:
-        msg = (f"your code called the library's reference `{tripped[0]}`; graded functions must be your own code "
-               "(scored 0)")
-        entry["message"] = msg
-        _fail_cases(entry, n, msg)
-        return
-    passed = 0
-    for i in range(n):
-        ev = got.get(i)
-        if ev is None:
-            reason = charged or "no result for this case"
-            entry["cases"].append({"passed": False, "message": reason, "feedback": reason})
-            continue
-        if ev.get("ok") is not True:
-            err = str(ev.get("error", "error"))[:600]
-            etype = str(ev.get("type", "Exception"))[:60]
-            line = ev.get("line")
-            if etype == "NotImplementedError":
-                fb = "not implemented yet (the cell still raises NotImplementedError)"
-            else:
-                fb = f"raised {etype}" + (f" at line {line} of the exercise cell" if type(line) is int else "")
-            entry["cases"].append({"passed": False, "message": err, "feedback": fb,
-                                   "traceback": str(ev.get("tb", ""))[:3000]})
-            continue
-        try:
-            out = wire.decode(ev.get("out"))
-        except wire.WireError as exc:
-            entry["cases"].append({"passed": False, "message": f"malformed output: {exc}",
-                                   "feedback": "the output could not be read as plain data"})
-            continue
-        try:
-            ok, msg = ex.check(expected[i], out)
-            ok = ok is True or ok is np.True_
-        except Exception as exc:  # noqa: BLE001 - a comparison that cannot run is a wrong answer
-            ok, msg = False, f"comparison failed: {type(exc).__name__}: {exc}"
-        fb = "passed" if ok else (safe_feedback(expected[i], out) or "wrong answer")
-        passed += ok
-        secs = ev.get("seconds")
-        entry["cases"].append({"passed": bool(ok), "message": str(msg)[:600], "feedback": fb,
-                               "seconds": float(secs) if type(secs) in (int, float) else None})
-    entry["points"] = round(float(ex.points) * passed / n, 6) if n else 0.0
-    if charged:
-        entry["message"] = charged
-    elif passed == n:
-        entry["message"] = f"all {n} hidden cases passed"
-    else:
-        entry["message"] = f"{passed} of {n} hidden cases passed"
+def _score_case(ex, expected, outcome: CaseOutcome | None, charged: str | None) -> CaseResult:
+    """One hidden case: compare the child's answer with the expected output here, in the grader."""
+    if outcome is None:
+        reason = charged or "no result for this case"
+        return CaseResult(False, reason, reason)
+    if not outcome.ok:
+        etype, line = safe_text(outcome.type, 60), outcome.line
+        if etype == "NotImplementedError":
+            fb = "not implemented yet (the cell still raises NotImplementedError)"
+        else:
+            fb = f"raised {etype}" + (f" at line {line} of the exercise cell" if type(line) is int else "")
+        return CaseResult(False, safe_text(outcome.error, 600), fb, traceback=safe_text(outcome.tb, 3000))
+    try:
+        out = wire.decode(outcome.out)
+    except wire.WireError as exc:
+        return CaseResult(False, f"malformed output: {exc}", "the output could not be read as plain data")
+    try:
+        ok, msg = ex.check(expected, out)
+        ok = ok is True or ok is np.True_
+    except Exception as exc:  # noqa: BLE001 - a comparison that cannot run is a wrong answer
+        ok, msg = False, f"comparison failed: {type(exc).__name__}: {exc}"
+    fb = "passed" if ok else (safe_feedback(expected, out) or "wrong answer")
+    secs = outcome.seconds
+    return CaseResult(bool(ok), safe_text(msg, 600), fb, seconds=float(secs) if type(secs) in (int, float) else None)
 
 
 def student_for(path: str | os.PathLike, lab: str, manifest_student: str | None = None) -> str:

@@ -125,25 +125,14 @@ def _dec(x, depth: int, budget: list):
         return x
     if t is not dict or len(x) not in (1, 2, 3):
         raise WireError(f"unexpected {t.__name__} in wire data")
-    if "$t" in x or "$l" in x:
+    if ("$t" in x or "$l" in x) and len(x) == 1:
         (tag, v), = x.items()
         if type(v) is not list:
             raise WireError("sequence payload is not a list")
         items = [_dec(i, depth + 1, budget) for i in v]
         return tuple(items) if tag == "$t" else items
     if "$d" in x and len(x) == 1:
-        v = x["$d"]
-        if type(v) is not list:
-            raise WireError("dict payload is not a list")
-        out = {}
-        for pair in v:
-            if type(pair) is not list or len(pair) != 2:
-                raise WireError("dict item is not a pair")
-            k = _dec(pair[0], depth + 1, budget)
-            if type(k) not in (str, int, bool, float, tuple) and k is not None:
-                raise WireError("dict key is not a plain scalar")
-            out[k] = _dec(pair[1], depth + 1, budget)
-        return out
+        return _dec_dict(x["$d"], depth, budget)
     if "$f" in x and len(x) == 1:
         if x["$f"] not in ("nan", "inf", "-inf"):
             raise WireError("bad special float")
@@ -151,20 +140,7 @@ def _dec(x, depth: int, budget: list):
     if "$x" in x and len(x) == 1:
         return Unsupported(str(x["$x"])[:200])
     if "$a" in x and set(x) == {"$a", "dtype", "shape"}:
-        dt = _dtype(x["dtype"])
-        shape = x["shape"]
-        if type(shape) is not list or len(shape) > 32 or any(type(s) is not int or s < 0 for s in shape):
-            raise WireError("bad array shape")
-        raw = _b64(x["$a"])
-        n = 1
-        for s in shape:
-            n *= s
-        if n * dt.itemsize != len(raw):
-            raise WireError(f"array data of {len(raw)} bytes does not fit shape {shape} and dtype {dt}")
-        budget[0] -= n
-        if budget[0] < 0:
-            raise WireError(f"more than {MAX_ITEMS} values")
-        return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
+        return _dec_array(x, budget)
     if "$s" in x and set(x) == {"$s", "dtype"}:
         dt = _dtype(x["dtype"])
         raw = _b64(x["$s"])
@@ -172,6 +148,37 @@ def _dec(x, depth: int, budget: list):
             raise WireError("bad scalar size")
         return np.frombuffer(raw, dtype=dt)[0]
     raise WireError(f"unknown wire tag in {sorted(x)[:3]}")
+
+
+def _dec_dict(v, depth: int, budget: list) -> dict:
+    if type(v) is not list:
+        raise WireError("dict payload is not a list")
+    out = {}
+    for pair in v:
+        if type(pair) is not list or len(pair) != 2:
+            raise WireError("dict item is not a pair")
+        k = _dec(pair[0], depth + 1, budget)
+        if type(k) not in (str, int, bool, float, tuple) and k is not None:
+            raise WireError("dict key is not a plain scalar")
+        out[k] = _dec(pair[1], depth + 1, budget)
+    return out
+
+
+def _dec_array(x: dict, budget: list) -> np.ndarray:
+    dt = _dtype(x["dtype"])
+    shape = x["shape"]
+    if type(shape) is not list or len(shape) > 32 or any(type(s) is not int or s < 0 for s in shape):
+        raise WireError("bad array shape")
+    raw = _b64(x["$a"])
+    n = 1
+    for s in shape:
+        n *= s
+    if n * dt.itemsize != len(raw):
+        raise WireError(f"array data of {len(raw)} bytes does not fit shape {shape} and dtype {dt}")
+    budget[0] -= n
+    if budget[0] < 0:
+        raise WireError(f"more than {MAX_ITEMS} values")
+    return np.frombuffer(raw, dtype=dt).reshape(shape).copy()
 
 
 def _b64(s) -> bytes:

@@ -50,11 +50,11 @@ def grade(cfg):
 
 
 def points(result) -> dict:
-    return {e["id"]: e["points"] for e in result["exercises"]}
+    return result.points()
 
 
-def ex(result, ex_id) -> dict:
-    return next(e for e in result["exercises"] if e["id"] == ex_id)
+def ex(result, ex_id):
+    return result.exercise(ex_id)
 
 
 def with_relu(body: str, setup: str = "") -> list:

@@ -20,14 +20,14 @@ CONTAINED = FULL - 4.0
 
 
 def relu_only_lost(r, feedback=None, message=None):
-    assert r["status"] == "graded"
+    assert r.status == "graded"
     assert points(r) == {"relu": 0.0, "affine": 3.0, "softmax": 3.0, "scale": 2.0, "quiz": 8.0}
-    assert r["score"] == CONTAINED
+    assert r.score == CONTAINED
     e = ex(r, "relu")
     if message is not None:
-        assert e["message"] == message, e["message"]
+        assert e.message == message, e.message
     if feedback is not None:
-        assert [c["feedback"] for c in e["cases"]] == [feedback] * 4, e["cases"]
+        assert [c.feedback for c in e.cases] == [feedback] * 4, e.cases
     return e
 
 
@@ -63,8 +63,8 @@ def test_fork_bomb_is_bounded_and_cleaned_up(grade):
     body = "import os\ndef relu(x):\n    while True:\n        os.fork()\n"
     r = grade(with_relu(body))
     e = relu_only_lost(r)
-    assert all(c["feedback"].startswith(("raised BlockingIOError", "time limit")) for c in e["cases"])
-    uid = int(re.search(r"uid (\d+)", r["sandbox"]["user"]).group(1))
+    assert all(c.feedback.startswith(("raised BlockingIOError", "time limit")) for c in e.cases)
+    uid = int(re.search(r"uid (\d+)", r.sandbox["user"]).group(1))
     assert not _live(uid)  # every forked process was killed, zombies reaped
 
 
@@ -107,14 +107,14 @@ def test_os_exit_while_the_cell_is_defined_skips_that_cell(grade):
 
 def test_sys_exit_in_a_cell_does_not_stop_later_definitions(grade):
     r = grade(with_relu("import sys\nsys.exit(0)\n" + D.RELU))
-    assert r["score"] == FULL
-    assert any("SystemExit" in n for n in r["notes"])
+    assert r.score == FULL
+    assert any("SystemExit" in n for n in r.notes)
 
 
 def test_exits_outside_exercise_cells_never_run(grade):
     cells = D.solution_cells()
     cells.insert(3, D._code("import os\nos._exit(0)\n"))
-    assert grade(cells)["score"] == FULL
+    assert grade(cells).score == FULL
 
 
 # ------------------------------------------------------------------ faking results
@@ -123,8 +123,8 @@ def test_printed_fake_score_changes_nothing(grade):
             "    print('All tests passed!')\n    return 2 * np.maximum(x, 0) + 1\n")
     r = grade(with_relu(body))
     e = relu_only_lost(r)
-    assert e["cases"][0]["feedback"].startswith("values differ (relative error")
-    assert "Score: 100/100" in r["output"]  # kept for the instructor, never parsed
+    assert e.cases[0].feedback.startswith("values differ (relative error")
+    assert "Score: 100/100" in r.output  # kept for the instructor, never parsed
 
 
 def test_fake_protocol_messages_cannot_raise_the_score(grade):
@@ -141,8 +141,8 @@ def test_fake_protocol_messages_cannot_raise_the_score(grade):
     r = grade(with_relu(body))
     # the fake "done" ends grading early: nothing after it counts, the fake result is compared like any answer
     assert points(r) == {"relu": 0.0, "affine": 0.0, "softmax": 0.0, "scale": 0.0, "quiz": 8.0}
-    assert ex(r, "relu")["cases"][0]["message"] == "no result for this case"
-    assert ex(r, "scale")["cases"][0]["feedback"] == "output has shape (), expected shape (3, 2)"
+    assert ex(r, "relu").cases[0].message == "no result for this case"
+    assert ex(r, "scale").cases[0].feedback == "output has shape (), expected shape (3, 2)"
 
 
 @pytest.mark.parametrize("patch", [
@@ -158,8 +158,8 @@ def test_monkeypatching_the_child_does_not_reach_the_grader(grade, patch):
     r = grade(with_relu(body))
     e = relu_only_lost(r)
     # patched builtins also break the child's own encoder: the answer is then unreadable, still not right
-    assert all(c["feedback"].startswith(("values differ", "returned", "raised", "running the exercise cell failed"))
-               for c in e["cases"]), e["cases"]
+    assert all(c.feedback.startswith(("values differ", "returned", "raised", "running the exercise cell failed"))
+               for c in e.cases), e.cases
 
 
 def test_object_equal_to_everything_is_not_plain_data(grade):
@@ -179,9 +179,9 @@ def test_ndarray_subclass_with_custom_eq_is_compared_as_numbers(grade):
 def test_wrong_shapes_score_only_the_cases_they_get_right(grade):
     r = grade(with_relu("def relu(x):\n    return np.maximum(x, 0).reshape(-1)\n"))
     e = ex(r, "relu")
-    assert [c["passed"] for c in e["cases"]] == [False, True, True, False]  # 2-D and 3-D inputs fail
-    assert e["points"] == 2.0 and r["score"] == FULL - 2.0
-    assert e["cases"][0]["feedback"] == "output has shape (20,), expected shape (4, 5)"
+    assert [c.passed for c in e.cases] == [False, True, True, False]  # 2-D and 3-D inputs fail
+    assert e.points == 2.0 and r.score == FULL - 2.0
+    assert e.cases[0].feedback == "output has shape (20,), expected shape (4, 5)"
 
 
 @pytest.mark.parametrize("expr", ["np.full_like(x, np.nan)", "np.full_like(x, np.inf)"])
@@ -211,9 +211,9 @@ def test_reference_use_found_statically_scores_zero(grade, body, setup, why):
     r = grade(with_relu(body, setup))
     e = relu_only_lost(r)
     if why.startswith("cell 2: the exercise cell must define"):
-        assert e["message"] == "the exercise cell must define `relu` at top level with `def` or `class`; it does not"
+        assert e.message == "the exercise cell must define `relu` at top level with `def` or `class`; it does not"
     else:
-        assert e["message"].startswith(why) and e["message"].endswith("; scored 0"), e["message"]
+        assert e.message.startswith(why) and e.message.endswith("; scored 0"), e.message
 
 
 def test_reference_reached_at_run_time_trips_the_wire(grade):
@@ -296,18 +296,18 @@ def test_child_cannot_read_secrets_or_write_course_files(open_course, monkeypatc
     with Gradebook(db) as book:
         (row,) = book.rows()
         result = book.result("97", row["sha256"], "ada")
-    if not ROOT and not result["sandbox"]["network"].startswith("isolated"):
+    if not ROOT and not result.sandbox["network"].startswith("isolated"):
         pytest.skip("neither root nor user namespaces: only file permissions protect the course here")
     assert row["score"] == CONTAINED
-    seen = ex(result, "relu")["cases"][0]["message"]
+    seen = ex(result, "relu").cases[0].message
     assert "TOP-SECRET" not in seen and "ENV-SECRET" not in seen and "BEGIN SOLUTION" not in seen
     assert "WROTE" not in seen and "None]" in seen
     assert not os.path.exists(os.path.join(course, "results.json"))
     assert not os.path.exists(os.path.join(subs, "other_student.ipynb"))
     if ROOT and private_tmp:
-        assert result["sandbox"]["scratch"].startswith("private /tmp")
+        assert result.sandbox["scratch"].startswith("private /tmp")
     elif ROOT:  # without a private /tmp the course folders are covered one by one (key file included)
-        assert re.match(r"[3-9] course path\(s\) hidden$", result["sandbox"]["files"]), result["sandbox"]
+        assert re.match(r"[3-9] course path\(s\) hidden$", result.sandbox["files"]), result.sandbox
 
 
 @pytest.mark.slow
@@ -318,9 +318,9 @@ def test_a_gigabyte_of_output_is_capped(grade, cfg):
             "        sys.stdout.write(chunk)\n    return np.maximum(x, 0)\n")
     r = grade(with_relu(body), config=replace(cfg, limits=fast_limits(wall_per_exercise=60.0,
                                                                       wall_per_submission=120.0)))
-    assert r["score"] == FULL
-    assert len(r["output"]) <= cfg.limits.output_bytes
-    dropped = int(re.search(r"printed (\d+) more bytes", " ".join(r["notes"])).group(1))
+    assert r.score == FULL
+    assert len(r.output) <= cfg.limits.output_bytes
+    dropped = int(re.search(r"printed (\d+) more bytes", " ".join(r.notes)).group(1))
     assert dropped >= 2**30 - cfg.limits.output_bytes
 
 
@@ -347,11 +347,11 @@ def test_network_is_unreachable(grade):
     r = grade(with_relu(body))
     t.join()
     server.close()
-    if not r["sandbox"]["network"].startswith("isolated"):
+    if not r.sandbox["network"].startswith("isolated"):
         pytest.skip(f"this OS gives no network namespace: {r['sandbox']['network']}")
     e = relu_only_lost(r)
     assert not accepted
-    assert e["cases"][0]["message"] == "RuntimeError: refused 101"  # ENETUNREACH: no interface is up
+    assert e.cases[0].message == "RuntimeError: refused 101"  # ENETUNREACH: no interface is up
 
 
 # ------------------------------------------------------------------ edited notebooks
@@ -367,8 +367,8 @@ def test_cell_with_lost_or_changed_metadata_is_still_found(grade, edit):
     cells = D.solution_cells()
     cells[2]["metadata"] = {} if edit == "strip-metadata" else {"i2dl": {"exercise": "affine"}}
     r = grade(cells)
-    assert r["score"] == FULL
-    assert "no cell carries the exercise id 'relu'" in ex(r, "relu")["notes"][0]
+    assert r.score == FULL
+    assert "no cell carries the exercise id 'relu'" in ex(r, "relu").notes[0]
 
 
 @pytest.mark.parametrize("later_is_right", [False, True])
@@ -378,8 +378,8 @@ def test_duplicated_cell_last_definition_counts(grade, later_is_right):
     cells.insert(2 if later_is_right else 3, copy)
     r = grade(cells)
     e = ex(r, "relu")
-    assert e["points"] == (4.0 if later_is_right else 0.0)
-    assert e["notes"][0].startswith("2 cells carry exercise id 'relu' (cells 2, 3); all run in order, so the last "
+    assert e.points == (4.0 if later_is_right else 0.0)
+    assert e.notes[0].startswith("2 cells carry exercise id 'relu' (cells 2, 3); all run in order, so the last "
                                     "definition counts")
 
 
@@ -387,13 +387,13 @@ def test_tampered_helper_cells_are_not_run(grade):
     cells = D.solution_cells()
     cells.insert(3, D._code("self_check = lambda *a, **k: True\nrelu = lambda x: x\n"
                             "from i2dl_lab.grading.demo_reference import relu\n"))
-    assert grade(cells)["score"] == FULL
+    assert grade(cells).score == FULL
 
 
 def test_released_notebook_with_wrong_lab_in_metadata_is_rejected(grade):
     student, _ = release_notebook(D.dumps(D.notebook(D.solution_cells())), "03")
     r = grade(student)
-    assert r["status"] == "rejected" and r["message"].endswith("belongs to lab 03, not lab 97")
+    assert r.status == "rejected" and r.message.endswith("belongs to lab 03, not lab 97")
 
 
 # ------------------------------------------------------------------ the other limits
@@ -408,10 +408,10 @@ def test_submission_wall_clock_bounds_several_slow_exercises(grade, cfg):
     cells = D.solution_cells(relu=loop.format(name="relu"), affine=loop.format(name="affine_forward"))
     r = grade(cells, config=_with_limits(cfg, wall_per_exercise=3.0, wall_per_submission=5.0))
     assert points(r) == {"relu": 0.0, "affine": 0.0, "softmax": 0.0, "scale": 0.0, "quiz": 8.0}
-    assert ex(r, "relu")["message"] == "time limit exceeded in exercise 'relu' (3 s wall clock)"
-    assert ex(r, "affine")["message"] in ("time limit exceeded: the submission's 5 s wall clock ran out",
+    assert ex(r, "relu").message == "time limit exceeded in exercise 'relu' (3 s wall clock)"
+    assert ex(r, "affine").message in ("time limit exceeded: the submission's 5 s wall clock ran out",
                                           "not run: the submission used up its 5 s time limit")  # a slow restart
-    assert ex(r, "softmax")["message"] == ex(r, "scale")["message"] == \
+    assert ex(r, "softmax").message == ex(r, "scale").message == \
         "not run: the submission used up its 5 s time limit"
 
 
@@ -426,7 +426,7 @@ def test_file_size_limit_stops_disk_filling(grade):
             "            fh.write(b'0' * (1 << 20))\n    return np.maximum(x, 0)\n")
     r = grade(with_relu(body))
     e = relu_only_lost(r, feedback="raised OSError at line 4 of the exercise cell")
-    assert "File too large" in e["cases"][0]["message"]
+    assert "File too large" in e.cases[0].message
 
 
 def test_child_gets_a_fresh_private_directory_and_a_scrubbed_environment(grade, monkeypatch):
@@ -437,12 +437,12 @@ def test_child_gets_a_fresh_private_directory_and_a_scrubbed_environment(grade, 
             "    raise RuntimeError(repr((os.getcwd(), os.listdir('.'), sorted(os.environ), os.getuid())))\n")
     r = grade(with_relu(body))
     e = relu_only_lost(r)
-    cwd, listing, env, uid = eval(e["cases"][0]["message"].split(": ", 1)[1])  # noqa: S307 - our own repr
+    cwd, listing, env, uid = eval(e.cases[0].message.split(": ", 1)[1])  # noqa: S307 - our own repr
     assert listing == [] and not os.path.exists(cwd)
-    assert env == sorted(scrubbed_env("x")) and "leak-me" not in e["cases"][0]["message"]
+    assert env == sorted(scrubbed_env("x")) and "leak-me" not in e.cases[0].message
     if ROOT:
         assert uid != 0
-    cwds = {eval(c["message"].split(": ", 1)[1])[0] for c in e["cases"]}  # noqa: S307
+    cwds = {eval(c.message.split(": ", 1)[1])[0] for c in e.cases}  # noqa: S307
     assert len(cwds) == 1  # one directory per submission, shared by its exercises
 
 
@@ -450,10 +450,10 @@ def test_many_files_cannot_fill_the_disk(grade):
     body = ("def relu(x):\n    for i in range(1000):\n        with open(f'/tmp/f{i}.bin', 'wb') as fh:\n"
             "            fh.write(b'0' * (8 << 20))\n    return np.maximum(x, 0)\n")
     r = grade(with_relu(body))
-    if not r["sandbox"].get("scratch", "").startswith("private"):
-        pytest.skip(f"no private /tmp on this OS: {r['sandbox'].get('scratch')}")
+    if not r.sandbox.get("scratch", "").startswith("private"):
+        pytest.skip(f"no private /tmp on this OS: {r.sandbox.get('scratch')}")
     e = relu_only_lost(r, feedback="raised OSError at line 4 of the exercise cell")
-    assert "No space left on device" in e["cases"][0]["message"]
+    assert "No space left on device" in e.cases[0].message
 
 
 def test_child_holds_no_socket_to_the_fork_server(grade):
@@ -462,8 +462,8 @@ def test_child_holds_no_socket_to_the_fork_server(grade):
             "        except OSError:\n            pass\n    raise RuntimeError(repr(sorted(links)))\n")
     r = grade(with_relu(body))
     e = relu_only_lost(r)
-    links = eval(e["cases"][0]["message"].split(": ", 1)[1])  # noqa: S307 - our own repr
-    assert r["sandbox"]["started_by"] == "fork server"
+    links = eval(e.cases[0].message.split(": ", 1)[1])  # noqa: S307 - our own repr
+    assert r.sandbox["started_by"] == "fork server"
     assert not [ln for ln in links if ln.startswith("socket:")], links
     assert len({ln for ln in links if ln.startswith("pipe:")}) == 2  # stdout+stderr, and the answer pipe
 
@@ -473,10 +473,10 @@ def test_both_ways_of_starting_children_grade_alike(grade, cfg, fork_server):
     from dataclasses import replace
 
     conf = replace(cfg, limits=fast_limits(fork_server=fork_server))
-    assert grade(D.solution_cells(), config=conf)["score"] == FULL
+    assert grade(D.solution_cells(), config=conf).score == FULL
     r = grade(with_relu("import os\ndef relu(x):\n    os._exit(3)\n"), config=conf)
     relu_only_lost(r, message="the process exited with status 3 before finishing (sys.exit/os._exit in your code?)")
-    assert r["sandbox"]["started_by"] == ("fork server" if fork_server else "new interpreter")
+    assert r.sandbox["started_by"] == ("fork server" if fork_server else "new interpreter")
 
 
 @pytest.mark.parametrize("body, message", [
@@ -495,8 +495,8 @@ def test_child_cannot_see_the_grader_process_or_its_command_line(grade):
             "            cmd = fh.read().decode()\n    except OSError as e:\n        cmd = type(e).__name__\n"
             "    raise RuntimeError(repr((len(seen), str(os.getpid()) in seen, cmd)))\n")
     r = grade(with_relu(body))
-    if not r["sandbox"].get("processes", "").startswith("other processes invisible"):
-        pytest.skip(f"no private /proc here: {r['sandbox'].get('processes')}")
+    if not r.sandbox.get("processes", "").startswith("other processes invisible"):
+        pytest.skip(f"no private /proc here: {r.sandbox.get('processes')}")
     e = relu_only_lost(r)
-    n, me, cmd = eval(e["cases"][0]["message"].split(": ", 1)[1])  # noqa: S307 - our own repr
+    n, me, cmd = eval(e.cases[0].message.split(": ", 1)[1])  # noqa: S307 - our own repr
     assert n == 1 and me and cmd == "FileNotFoundError"

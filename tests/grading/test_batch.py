@@ -80,7 +80,7 @@ def test_cli_grades_a_class_in_parallel_with_feedback_and_csv(tmp_path, course):
     html = next((fb / "lab97").glob("carol_*.html")).read_text()
     assert "10 / 20.0 points" in html or "10.0 / 20.0 points" in html
     assert "not implemented yet" in html
-    secrets = [c["message"] for e in result["exercises"] for c in e["cases"] if "expected" in c["message"]]
+    secrets = [c.message for e in result.exercises for c in e.cases if "expected" in c.message]
     assert all(s not in html for s in secrets)
     erin = next((fb / "lab97").glob("erin_*.html")).read_text()
     assert "not valid JSON" in erin
@@ -95,7 +95,7 @@ def test_rerun_skips_graded_and_force_regrades_identically(tmp_path, cfg):
     again = grade_batch(cfg, [subs], db, quiet=True)
     assert again.skipped == 5 and not again.results
     forced = grade_batch(cfg, [subs], db, force=True, quiet=True)
-    assert {r["student"]: r["score"] for r in forced.results} == expected
+    assert {r.student: r.score for r in forced.results} == expected
     with Gradebook(db) as book:
         assert len(book.rows()) == 5
 
@@ -111,7 +111,7 @@ def test_grader_errors_are_recorded_and_retried(tmp_path, cfg):
         (row,) = book.rows()
         assert row["status"] == "error" and "internal grading error" in row["message"]
     s = grade_batch(cfg, [tmp_path / "subs"], tmp_path / "gb.sqlite", quiet=True)
-    assert s.skipped == 0 and s.results[0]["score"] == FULL
+    assert s.skipped == 0 and s.results[0].score == FULL
 
 
 @pytest.mark.slow
@@ -156,10 +156,10 @@ def test_dask_cluster_grades_like_local_processes(tmp_path, cfg, processes):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=processes, dashboard_address=":0",
                                   **where) as cluster:
         s = grade_batch(cfg, [subs], tmp_path / "gb.sqlite", dask_address=cluster.scheduler_address, quiet=True)
-    assert {r["student"]: r["score"] for r in s.results} == expected
+    assert {r.student: r.score for r in s.results} == expected
     with Gradebook(tmp_path / "gb.sqlite") as book:
         assert {r["student"]: r["score"] for r in book.latest()} == expected
-        started = {book.result(r["lab"], r["sha256"], r["student"])["sandbox"].get("started_by")
+        started = {book.result(r["lab"], r["sha256"], r["student"]).sandbox.get("started_by")
                    for r in book.rows() if r["status"] == "graded"}
     assert started == {"fork server"}  # worker threads get their own fork servers
 
@@ -169,7 +169,7 @@ def test_identical_notebooks_of_two_students_both_count(tmp_path, cfg):
     D.write(tmp_path / "s" / "ann" / "97_demo.ipynb", nb)
     D.write(tmp_path / "s" / "ben" / "97_demo.ipynb", nb)
     s = grade_batch(cfg, [tmp_path / "s"], tmp_path / "gb.sqlite", quiet=True)
-    assert sorted((r["student"], r["score"]) for r in s.results) == [("ann", FULL), ("ben", FULL)]
+    assert sorted((r.student, r.score) for r in s.results) == [("ann", FULL), ("ben", FULL)]
 
 
 def test_feedback_escapes_student_controlled_text(tmp_path, cfg):
@@ -183,7 +183,7 @@ def test_feedback_escapes_student_controlled_text(tmp_path, cfg):
     with Gradebook(tmp_path / "gb.sqlite") as book:
         (row,) = book.rows()
         html = render(book.result("97", row["sha256"], row["student"]))
-    assert "<img" not in html and "<script>" not in html and s.results[0]["score"] == FULL - 4
+    assert "<img" not in html and "<script>" not in html and s.results[0].score == FULL - 4
 
 
 def test_cli_main_reports_bad_lab_arguments(capsys):

@@ -25,18 +25,18 @@ WRONG_SCALE = '''class Scale:
 
 def test_solution_notebook_scores_full_marks(grade):
     r = grade(D.solution_cells())
-    assert r["status"] == "graded"
+    assert r.status == "graded"
     assert points(r) == {"relu": 4.0, "affine": 3.0, "softmax": 3.0, "scale": 2.0, "quiz": 8.0}
-    assert r["score"] == r["max_score"] == FULL
-    assert ex(r, "relu")["message"] == "all 4 hidden cases passed"
+    assert r.score == r.max_score == FULL
+    assert ex(r, "relu").message == "all 4 hidden cases passed"
 
 
 def test_released_notebook_scores_zero(grade):
     student, _ = release_notebook(D.dumps(D.notebook(D.solution_cells())), "97")
     r = grade(student)
-    assert r["score"] == 0.0 and r["max_score"] == FULL
-    assert ex(r, "relu")["message"] == "0 of 4 hidden cases passed"
-    assert ex(r, "relu")["cases"][0]["feedback"] == "not implemented yet (the cell still raises NotImplementedError)"
+    assert r.score == 0.0 and r.max_score == FULL
+    assert ex(r, "relu").message == "0 of 4 hidden cases passed"
+    assert ex(r, "relu").cases[0].feedback == "not implemented yet (the cell still raises NotImplementedError)"
 
 
 def test_half_done_notebook_scores_exactly_half(grade):
@@ -47,27 +47,27 @@ def test_half_done_notebook_scores_exactly_half(grade):
         cells[i]["source"] = done[i]["source"]
     r = grade(student)
     assert points(r) == {"relu": 4.0, "affine": 3.0, "softmax": 3.0, "scale": 0.0, "quiz": 0.0}
-    assert r["score"] == FULL / 2
+    assert r.score == FULL / 2
 
 
 def test_partly_wrong_exercise_scores_its_share_of_cases(grade):
     # right on 2-D inputs (hidden case 1), wrong on 1-D ones (case 2): exactly half of 2 points
     body = D.SCALE.replace("return x * self.factor", "return x * self.factor if x.ndim == 2 else x")
     r = grade(D.solution_cells(scale=body))
-    assert [c["passed"] for c in ex(r, "scale")["cases"]] == [True, False]
-    assert ex(r, "scale")["points"] == 1.0 and ex(r, "scale")["message"] == "1 of 2 hidden cases passed"
-    assert r["score"] == FULL - 1.0
+    assert [c.passed for c in ex(r, "scale").cases] == [True, False]
+    assert ex(r, "scale").points == 1.0 and ex(r, "scale").message == "1 of 2 hidden cases passed"
+    assert r.score == FULL - 1.0
     r = grade(D.solution_cells(scale=WRONG_SCALE))
-    assert ex(r, "scale")["points"] == 0.0
-    assert "values differ (relative error" in ex(r, "scale")["cases"][0]["feedback"]
+    assert ex(r, "scale").points == 0.0
+    assert "values differ (relative error" in ex(r, "scale").cases[0].feedback
 
 
 def test_same_notebook_graded_twice_gets_the_same_score_and_inputs(grade, cfg):
     body = D.SCALE.replace("return x * self.factor", "return x * self.factor if x.ndim == 2 else x")
     cells = D.solution_cells(scale=body)
     a, b = grade(cells), grade(cells)
-    assert a["score"] == b["score"]
-    assert [c["passed"] for c in ex(a, "scale")["cases"]] == [c["passed"] for c in ex(b, "scale")["cases"]]
+    assert a.score == b.score
+    assert [c.passed for c in ex(a, "scale").cases] == [c.passed for c in ex(b, "scale").cases]
     s1 = case_seed(cfg.secret, "97", "relu", "a" * 64)
     assert s1 == case_seed(cfg.secret, "97", "relu", "a" * 64)
     assert s1 != case_seed(cfg.secret, "97", "relu", "b" * 64) != case_seed(b"other", "97", "relu", "a" * 64)
@@ -76,13 +76,13 @@ def test_same_notebook_graded_twice_gets_the_same_score_and_inputs(grade, cfg):
 def test_quiz_follows_the_seed_rules(grade):
     # q1 right (+2), q2 wrong (-1), q3 "AB" for key "AC": one wrong pick and one missed -> 4 - 2*2 = 0
     r = grade(D.solution_cells(quiz='ANSWERS = {"q1": True, "q2": True, "q3": "AB"}\n'))
-    assert ex(r, "quiz")["points"] == 1.0
+    assert ex(r, "quiz").points == 1.0
     r = grade(D.solution_cells(quiz='ANSWERS = {"q1": True, "q2": None, "q3": "A"}\n'))
-    assert ex(r, "quiz")["points"] == 4.0  # 2 + 0 + (4 - 2)
+    assert ex(r, "quiz").points == 4.0  # 2 + 0 + (4 - 2)
     r = grade(D.solution_cells(quiz='ANSWERS = {"q1": False, "q2": True, "q3": ""}\n'))
-    assert ex(r, "quiz")["points"] == -2.0  # two wrong true/false answers; the seed sets no floor for the section
+    assert ex(r, "quiz").points == -2.0  # two wrong true/false answers; the seed sets no floor for the section
     r = grade(D.solution_cells(quiz='ANSWERS = dict(q1=True)\n'))
-    assert ex(r, "quiz")["points"] == 0.0 and "not a plain dict literal" in ex(r, "quiz")["notes"][0]
+    assert ex(r, "quiz").points == 0.0 and "not a plain dict literal" in ex(r, "quiz").notes[0]
 
 
 @pytest.mark.parametrize("data, message", [
@@ -96,9 +96,9 @@ def test_quiz_follows_the_seed_rules(grade):
 ])
 def test_unreadable_submissions_are_rejected_with_a_reason(grade, data, message):
     r = grade(data, name="broken.ipynb")
-    assert r["status"] == "rejected" and r["score"] == 0.0 and r["max_score"] == FULL
-    assert message in r["message"]
-    assert all(e["points"] == 0.0 for e in r["exercises"])
+    assert r.status == "rejected" and r.score == 0.0 and r.max_score == FULL
+    assert message in r.message
+    assert all(e.points == 0.0 for e in r.exercises)
 
 
 def _zip(entries: dict) -> bytes:
@@ -118,7 +118,7 @@ def test_submit_zip_grades_like_the_notebook(tmp_path, cfg):
         manifest = json.loads(zf.read("manifest.json"))
     assert manifest["lab"] == "97" and manifest["student"] == "ada" and len(manifest["sha256"]) == 64
     r = grade_bytes(z.read_bytes(), z.name, cfg)
-    assert r["score"] == FULL and r["student"] == "ada" and r["submitted_at"] == manifest["time"]
+    assert r.score == FULL and r.student == "ada" and r.submitted_at == manifest["time"]
 
 
 @pytest.mark.parametrize("entries, message", [
@@ -130,15 +130,15 @@ def test_submit_zip_grades_like_the_notebook(tmp_path, cfg):
 ])
 def test_bad_zips_are_rejected(grade, entries, message):
     r = grade(_zip(entries), name="sub.zip")
-    assert r["status"] == "rejected" and r["score"] == 0.0
-    assert message in r["message"]
+    assert r.status == "rejected" and r.score == 0.0
+    assert message in r.message
 
 
 def test_zip_bomb_is_rejected_without_unpacking_it(grade):
     bomb = _zip({"a.ipynb": b"0" * (64 * 2**20)})  # 64 MiB of zeros in ~64 KiB
     assert len(bomb) < 2**20
     r = grade(bomb, name="bomb.zip")
-    assert r["status"] == "rejected" and "zip bomb" in r["message"]
+    assert r.status == "rejected" and "zip bomb" in r.message
 
 
 def test_safe_feedback_names_the_problem_without_values():
@@ -155,7 +155,7 @@ def test_student_code_can_import_the_standard_library_and_numpy(grade):
             "def relu(x):\n    assert fractions.Fraction(1, 2) + statistics.mean([1, 2]) > 0 and la.norm([3, 4]) == 5\n"
             "    return np.maximum(x, 0)\n")
     r = grade(D.solution_cells(relu=body))
-    assert r["score"] == FULL, ex(r, "relu")["cases"][0]
+    assert r.score == FULL, ex(r, "relu").cases[0]
 
 
 def test_spec_with_non_plain_case_data_is_a_grader_error_not_a_student_zero(grade, cfg):
@@ -170,9 +170,9 @@ def test_spec_with_non_plain_case_data_is_a_grader_error_not_a_student_zero(grad
     spec.EXERCISES = [bad_ex]
     _SPECS["bad_spec"] = spec
     r = grade(D.solution_cells(), config=replace(cfg, spec={"module": "bad_spec"}))
-    assert r["status"] == "error" and "spec bug: the cases of exercise 'relu'" in r["message"]
+    assert r.status == "error" and "spec bug: the cases of exercise 'relu'" in r.message
 
 
 def test_lab_id_in_metadata_is_compared_as_a_number(grade):
-    assert grade(D.notebook(D.solution_cells(), lab=97))["score"] == FULL
-    assert grade(D.notebook(D.solution_cells(), lab="097"))["score"] == FULL
+    assert grade(D.notebook(D.solution_cells(), lab=97)).score == FULL
+    assert grade(D.notebook(D.solution_cells(), lab="097")).score == FULL

@@ -27,12 +27,12 @@ def test_solution_full_marks_and_release_zero(lab, path):
     cfg = resolve_lab(lab, source=REPO / "labs", secret=b"real-lab-check")
     data = path.read_bytes()
     solution = grade_bytes(data, path.name, cfg)
-    detail = {e["id"]: (e["points"], e["max_points"], e["message"], e["cases"][:1]) for e in solution["exercises"]}
-    assert solution["status"] == "graded", solution["message"]
-    assert solution["score"] == solution["max_score"] > 0, detail
+    detail = {e.id: (e.points, e.max_points, e.message, e.cases[:1]) for e in solution.exercises}
+    assert solution.status == "graded", solution.message
+    assert solution.score == solution.max_score > 0, detail
     student, _ = release_notebook(data, lab, path.name)
     released = grade_bytes(json.dumps(student).encode(), "released.ipynb", cfg)
-    assert released["status"] == "graded" and released["score"] == 0.0, released["exercises"]
+    assert released.status == "graded" and released.score == 0.0, released.exercises
 
 
 @pytest.mark.parametrize("lab, path", labs())
@@ -49,9 +49,9 @@ def test_one_solved_exercise_scores_exactly_its_points(lab, path):
     for mine, theirs in zip(cells_of(student), cells_of(solution), strict=True):  # release may drop cells
         mine["source"] = theirs["source"]
     r = grade_bytes(json.dumps(student).encode(), "one.ipynb", cfg)
-    pts = {e["id"]: e["points"] for e in r["exercises"]}
-    maxes = {e["id"]: e["max_points"] for e in r["exercises"]}
-    assert pts[first] == maxes[first] > 0 and r["score"] == maxes[first], pts
+    pts = {e.id: e.points for e in r.exercises}
+    maxes = {e.id: e.max_points for e in r.exercises}
+    assert pts[first] == maxes[first] > 0 and r.score == maxes[first], pts
 
 
 def test_wrapping_a_differently_named_library_function_trips_the_wire():
@@ -67,7 +67,7 @@ def test_wrapping_a_differently_named_library_function_trips_the_wire():
                       "    out, cache = F.scaled_dot_product_attention_forward(q, k, v, attn_mask=mask)\n"
                       "    return out, cache['weights']\n")
     r = grade_bytes(json.dumps(nb).encode(), "wrapper.ipynb", cfg)
-    e = next(e for e in r["exercises"] if e["id"] == "attention")
-    assert e["points"] == 0.0
-    assert e["message"] == ("your code called the library's reference `scaled_dot_product_attention_forward`; "
+    e = next(e for e in r.exercises if e.id == "attention")
+    assert e.points == 0.0
+    assert e.message == ("your code called the library's reference `scaled_dot_product_attention_forward`; "
                             "graded functions must be your own code (scored 0)")

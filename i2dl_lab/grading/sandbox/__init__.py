@@ -1,0 +1,121 @@
+"""The sandboxed child that runs a submission's code, split by job.
+
+launch      start the child: a fork of a warm fork server, or a fresh ``python -I``
+confine     in the child, before student code: namespaces, private /tmp, hidden course
+            folders, private /proc, resource limits, an unprivileged uid
+execute     in the child: define the exercise cells, run the cases, answer on the channel
+supervise   in the grader: clocks, output caps, the answer channel, killing what is left
+
+:func:`run_child` puts them together for one :class:`~..protocol.Job`. When the grader runs
+as root, the child drops to a unique unprivileged uid (``UID_BASE`` + its pid) before any
+student code runs, so file permissions protect the course and the gradebook,
+``RLIMIT_NPROC`` bounds its processes, and everything left behind under that uid can be
+found and killed.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from ..protocol import Box, Job
+from .launch import PKG_ROOT, scrubbed_env, start
+from .supervise import ChildRun, describe_exit, kill_uid, watch
+
+__all__ = ["Limits", "ChildRun", "run_child", "hideable", "scrubbed_env", "describe_exit", "UID_BASE"]
+
+#: Unprivileged uids the children use when the grader is root: UID_BASE + child pid.
+UID_BASE = 1_500_000_000
+
+
+@dataclass
+class Limits:
+    """Resource limits of one submission's child process."""
+
+    wall_per_exercise: float = 10.0      # seconds of wall clock per exercise (and per cell load)
+    wall_per_submission: float = 60.0    # seconds of wall clock for the whole submission
+    startup: float = 30.0                # seconds to start Python and import NumPy + the spec
+    cpu_seconds: int = 60                # RLIMIT_CPU after start-up
+    memory_bytes: int = 2 * 2**30        # RLIMIT_AS
+    file_bytes: int = 16 * 2**20         # RLIMIT_FSIZE
+    nproc: int = 16                      # RLIMIT_NPROC (per uid; unique uid per child as root)
+    output_bytes: int = 32 * 1024        # captured stdout/stderr kept (the rest is counted, dropped)
+    protocol_bytes: int = 128 * 2**20    # answers the child may send
+    scratch_bytes: int = 64 * 2**20      # size of the child's private /tmp (its working directory)
+    private_tmp: bool = True             # give the child its own /tmp, /var/tmp, /dev/shm (tmpfs, capped)
+    fork_server: bool = True             # fork children from a warm server instead of starting Python each time
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def hideable(paths) -> tuple[list[str], list[str]]:
+    """Split ``paths`` into those the child may hide and those it must see (they hold Python or the grader)."""
+    keep = [PKG_ROOT, sys.prefix, sys.base_prefix, sys.exec_prefix, tempfile.gettempdir(),
+            str(Path(sys.executable).resolve().parent)]
+    ok, skipped = [], []
+    for p in paths:
+        if not p:
+            continue
+        p = str(Path(p).resolve())
+        if p == "/" or any(k == p or k.startswith(p.rstrip("/") + "/") for k in keep):
+            skipped.append(p)
+        else:
+            ok.append(p)
+    return sorted(set(ok)), sorted(set(skipped))
+
+
+def _stop(child, uid: int | None) -> None:
+    """Kill the child's process group and, as root, everything its uid still runs; reap the child."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if uid is not None:
+        kill_uid(uid)
+    try:
+        child.wait(10)
+    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed processes do go away
+        pass
+    child.close()
+
+
+def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,
+              hide=()) -> ChildRun:
+    """Run one child on ``job`` and collect its messages and output."""
+    run = ChildRun()
+    t_start = time.monotonic()
+    total = min(limits.wall_per_submission, budget) if budget is not None else limits.wall_per_submission
+    base = tempfile.mkdtemp(prefix="i2dl-grade-")
+    os.chmod(base, 0o711)
+    work = os.path.join(base, "work")
+    os.mkdir(work, 0o700)
+    r_fd, w_fd = os.pipe()
+    child = uid = None
+    try:
+        child = start(job.spec, limits, work, base, w_fd, python)
+        run.started_by = child.started_by
+        os.close(w_fd)
+        w_fd = -1
+        if os.geteuid() == 0:
+            uid = UID_BASE + child.pid
+            os.chown(work, uid, uid)
+        box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable(hide)[0])
+        child.send_job(replace(job, box=box).to_json())
+        watch(child, r_fd, run, limits, t_start, total)
+    finally:
+        if w_fd >= 0:
+            os.close(w_fd)
+        os.close(r_fd)
+        if child is not None:
+            _stop(child, uid)
+        shutil.rmtree(base, ignore_errors=True)
+        run.seconds = time.monotonic() - t_start
+    return run

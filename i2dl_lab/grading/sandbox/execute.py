@@ -1,0 +1,232 @@
+"""Execute: the child's own work, from reading the job to the last answer.
+
+Everything here up to :func:`define_cells` runs before any student code, as trusted code:
+it reads the :class:`~..protocol.Job` from stdin, imports the lab's spec (for the drivers),
+replaces the library's reference implementations by tripwires, confines itself
+(:mod:`.confine`), and only then defines the exercise cells and calls the graded functions
+on the inputs the grader sent. Answers go back as :mod:`..protocol` messages on a dedicated
+pipe, outputs converted to plain data by :mod:`..wire`. The grader trusts none of it.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import time
+import traceback
+
+from ..protocol import CaseOutcome, Done, End, Job, Load, Loaded, Missing, Ready, Start
+from . import confine
+
+MAX_JOB_BYTES = 256 * 2**20
+
+
+class ReferenceUnavailable(Exception):
+    """Raised when graded code calls the library's reference implementation."""
+
+
+_TRIPPED: set[str] = set()
+
+
+def _tripwire(name: str):
+    def tripwire(*args, **kwargs):
+        _TRIPPED.add(name)
+        raise ReferenceUnavailable(f"the library's `{name}` is not available while grading; "
+                                   "graded code must compute the result itself")
+
+    tripwire.__name__ = tripwire.__qualname__ = name
+    return tripwire
+
+
+def load_spec(locator: dict):
+    import importlib
+    import importlib.util
+
+    if "path" in locator:
+        spec = importlib.util.spec_from_file_location("_i2dl_graded_spec", locator["path"])
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        return mod
+    return importlib.import_module(locator["module"])
+
+
+def _code_names(code) -> set[str]:
+    if code is None:
+        return set()
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if hasattr(const, "co_names"):
+            names |= _code_names(const)
+    return names
+
+
+def _import_named(names: set[str]) -> None:
+    import importlib
+
+    for name in sorted(n for n in names if n == "i2dl_lab" or n.startswith("i2dl_lab.")):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        for attr in names:
+            if attr.isidentifier() and not hasattr(mod, attr) and hasattr(mod, "__path__"):
+                try:
+                    importlib.import_module(f"{name}.{attr}")
+                except ImportError:
+                    pass
+
+
+def _is_library_callable(val) -> bool:
+    where = str(getattr(val, "__module__", ""))
+    return (callable(val) and not isinstance(val, type(sys)) and where.startswith("i2dl_lab.")
+            and not where.startswith("i2dl_lab.grading"))
+
+
+def disarm_references(spec_mod) -> dict:
+    """Drivers by exercise id; the references become tripwires wherever the library holds them."""
+    from ..spec import Exercise
+
+    exercises = list(spec_mod.EXERCISES)
+    refs = {id(ex.reference): ex.function for ex in exercises}
+    # library objects a reference calls by name (``F.affine_forward`` inside a wrapper)
+    called = set().union(*(_code_names(getattr(ex.reference, "__code__", None)) for ex in exercises))
+    _import_named(called)  # a reference that imports the library lazily: load it now, so it is disarmed too
+    wires: dict = {}
+    mods = [m for n, m in list(sys.modules.items())
+            if m is not None and (n == "i2dl_lab" or n.startswith("i2dl_lab.") or m is spec_mod)]
+    for mod in mods:
+        library = not getattr(mod, "__name__", "").startswith("i2dl_lab.grading") or mod is spec_mod
+        for key, val in list(vars(mod).items()):
+            if id(val) in refs:
+                setattr(mod, key, wires.setdefault(refs[id(val)], _tripwire(refs[id(val)])))
+            elif library and key in called and _is_library_callable(val):
+                setattr(mod, key, wires.setdefault(key, _tripwire(key)))
+            elif isinstance(val, Exercise):
+                object.__setattr__(val, "reference", wires.setdefault(val.function, _tripwire(val.function)))
+    for ex in exercises:
+        object.__setattr__(ex, "reference", wires.setdefault(ex.function, _tripwire(ex.function)))
+    return {ex.id: ex.driver for ex in exercises}
+
+
+def _public_name(cls) -> str:
+    """NumPy's private ``_ArrayMemoryError`` reads as ``MemoryError``; the student's own classes keep their name."""
+    if cls.__module__ != "__submission__" and cls.__name__.startswith("_"):
+        for base in cls.__mro__:
+            if base.__module__ == "builtins":
+                return base.__name__
+    return cls.__name__
+
+
+def _trim_tb(exc: BaseException) -> tuple[str, int | None]:
+    frames = traceback.extract_tb(exc.__traceback__)
+    mine = [f for f in frames if f.filename.startswith("<cell")]
+    line = mine[-1].lineno if mine else None
+    text = "".join(traceback.format_list(mine[-8:])) + "".join(traceback.format_exception_only(type(exc), exc))
+    return text[-3000:], line
+
+
+class Channel:
+    """The answer pipe, one protocol message per line."""
+
+    def __init__(self, fd: int):
+        self.fh = os.fdopen(fd, "w", buffering=1, encoding="utf-8")
+
+    def send(self, msg) -> None:
+        self.fh.write(msg.to_line())
+        self.fh.flush()
+
+
+def define_cells(job: Job, ns: dict, chan: Channel) -> None:
+    """Run each unit (import line or exercise cell) statement by statement; report what raised."""
+    skip = set(job.skip_cells)
+    for unit in job.units:
+        if unit.cell in skip:
+            continue
+        chan.send(Load(unit.cell, unit.ex))
+        errors = []
+        fname = f"<cell {unit.cell}>"
+        try:
+            body = ast.parse(unit.source, fname).body
+        except (SyntaxError, ValueError) as exc:
+            body = []
+            errors.append(f"{type(exc).__name__}: {exc}")
+        for stmt in body:
+            try:
+                exec(compile(ast.Module([stmt], []), fname, "exec"), ns)  # noqa: S102 - this is the sandbox
+            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+                errors.append(f"line {getattr(stmt, 'lineno', '?')}: {type(exc).__name__}: {str(exc)[:300]}")
+        chan.send(Loaded(unit.cell, errors[:20]))
+
+
+def _not_own(fn: str, obj) -> str | None:
+    """Why ``obj`` is not the student's own definition of ``fn``, or None."""
+    if obj is None:
+        return f"`{fn}` is not defined after running the exercise cell"
+    if isinstance(obj, type):
+        if getattr(obj, "__module__", None) != "__submission__":
+            return f"`{fn}` is not a class defined in the notebook (it comes from {obj.__module__})"
+        return None
+    code = getattr(obj, "__code__", None)
+    if code is None or not str(code.co_filename).startswith("<cell"):
+        where = getattr(obj, "__module__", None) or type(obj).__name__
+        return f"`{fn}` is not a function defined in the notebook (it comes from {where})"
+    return None
+
+
+def run_case(task, i: int, enc, obj, driver) -> CaseOutcome:
+    """Call the student's object on one case; the outcome as a message."""
+    from .. import wire
+
+    args = wire.decode(enc)
+    _TRIPPED.clear()
+    t0 = time.perf_counter()
+    try:
+        out = driver(obj, *args) if driver is not None else obj(*args)
+        kw = {"ok": True, "out": wire.encode(out)}
+    except BaseException as exc:  # noqa: BLE001 - report whatever the student's code raised
+        text, line = _trim_tb(exc)
+        kind = _public_name(type(exc))
+        kw = {"ok": False, "error": f"{kind}: {str(exc)[:500]}", "type": kind, "line": line, "tb": text}
+    return CaseOutcome(ex=task.id, case=i, seconds=time.perf_counter() - t0, tripwire=sorted(_TRIPPED), **kw)
+
+
+def run_tasks(job: Job, ns: dict, drivers: dict, chan: Channel) -> None:
+    for task in job.tasks:
+        chan.send(Start(task.id))
+        obj = ns.get(task.function)
+        why = _not_own(task.function, obj)
+        if why:
+            chan.send(Missing(task.id, why))
+            continue
+        for i, enc in enumerate(task.cases):
+            outcome = run_case(task, i, enc, obj, drivers.get(task.id))
+            try:
+                chan.send(outcome)
+            except (ValueError, TypeError) as exc:
+                chan.send(CaseOutcome(ex=task.id, case=i, ok=False, error=f"output not sendable: {exc}",
+                                      type="WireError", seconds=outcome.seconds, tripwire=outcome.tripwire))
+        chan.send(End(task.id))
+
+
+def main(proto_fd: int) -> None:
+    job = Job.from_json(sys.stdin.buffer.read(MAX_JOB_BYTES))
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    chan = Channel(proto_fd)
+    drivers = disarm_references(load_spec(job.spec))
+    chan.send(Ready(confine.apply(job.box)))
+
+    import builtins
+
+    ns: dict = {"__name__": "__submission__", "__builtins__": builtins}
+    define_cells(job, ns, chan)
+    run_tasks(job, ns, drivers, chan)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except Exception:  # noqa: BLE001 - a student may have replaced or closed them
+        pass
+    chan.send(Done())
+    os._exit(0)

@@ -1,0 +1,218 @@
+"""Supervise: the grader's side of a running child: clocks, output caps, the answer channel, killing.
+
+:func:`watch` reads the child's captured output (kept up to a cap, the rest counted) and
+its answer pipe (parsed into :mod:`..protocol` messages, capped too) until the child says
+``Done``, dies, or runs out of time. :func:`kill_uid` removes every process of a child's
+unique uid, wherever it went.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import selectors
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+from ..protocol import Done, End, Load, Loaded, Message, ProtocolError, Ready, Start, decode_message
+
+
+@dataclass
+class ChildRun:
+    """What one child did: its messages, captured output, and how it ended."""
+
+    messages: list[Message] = field(default_factory=list)
+    output: str = ""
+    output_dropped: int = 0
+    ended: str = ""          # "done", "timeout", "exit", "signal", "overflow", "startup"
+    detail: str = ""         # plain-words description of how it ended
+    seconds: float = 0.0
+    timed_out_in: str | None = None
+    started_by: str = ""
+
+
+def _uid_pids(uid: int) -> list[int]:
+    pids = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/status", "rb") as fh:
+                    for line in fh:
+                        if line.startswith(b"Uid:"):
+                            if int(line.split()[1]) == uid:
+                                pids.append(int(pid))
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+    return pids
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process owned by ``uid``, including any that left the process group.
+
+    A helper process switches to ``uid`` and calls ``kill(-1, SIGKILL)``: the kernel signals
+    all of that user's processes in one pass, so a fork bomb cannot outrun it.
+    """
+    for _ in range(5):
+        if not _uid_pids(uid):
+            return
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the forked helper
+            try:
+                os.setgid(uid)
+                os.setuid(uid)
+                os.kill(-1, signal.SIGKILL)
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        time.sleep(0.02)
+
+
+def _signal_name(n: int) -> str:
+    try:
+        return signal.Signals(n).name
+    except ValueError:
+        return f"signal {n}"
+
+
+def describe_exit(rc: int, limits) -> str:
+    if rc >= 0:
+        return f"the process exited with status {rc} before finishing (sys.exit/os._exit in your code?)"
+    name = _signal_name(-rc)
+    hint = {
+        "SIGXCPU": f"it used more than {limits.cpu_seconds} s of CPU time",
+        "SIGKILL": "it was killed (out of memory or a resource limit)",
+        "SIGSEGV": "it crashed (segmentation fault)",
+        "SIGXFSZ": f"it wrote a file larger than {limits.file_bytes} bytes",
+        "SIGABRT": "it aborted",
+    }.get(name, "it was stopped by a signal")
+    return f"the process died from {name}: {hint}"
+
+
+def _phase(msg: Message) -> str | None:
+    """The phase a message opens (its clock starts then), or None if it opens none."""
+    if isinstance(msg, (Ready, Loaded, End)):
+        return "between cells" if not isinstance(msg, End) else "between exercises"
+    if isinstance(msg, Load):
+        return f"cell {msg.cell}"
+    if isinstance(msg, Start):
+        return f"exercise {msg.ex!r}"
+    return None
+
+
+class _Watch:
+    """State of one supervision: the buffers, the phase and its deadline."""
+
+    def __init__(self, child, r_fd: int, run: ChildRun, limits, t_start: float, total: float):
+        self.child, self.r_fd, self.run, self.limits = child, r_fd, run, limits
+        self.t_start, self.total = t_start, total
+        self.out = bytearray()
+        self.buf = bytearray()
+        self.proto_total = 0
+        self.phase, self.phase_deadline = "startup", t_start + limits.startup
+        self.done = False
+
+    def timeout(self) -> None:
+        run, lim = self.run, self.limits
+        run.ended, run.timed_out_in = "timeout", self.phase
+        if self.t_start + self.total <= self.phase_deadline:
+            run.detail = f"time limit exceeded: the submission's {lim.wall_per_submission:g} s wall clock ran out"
+        else:
+            run.detail = f"time limit exceeded in {self.phase} ({lim.wall_per_exercise:g} s wall clock)"
+
+    def take_output(self, data: bytes) -> None:
+        room = self.limits.output_bytes - len(self.out)
+        if room > 0:
+            self.out += data[:room]
+        self.run.output_dropped += max(0, len(data) - max(room, 0))
+
+    def take_answers(self, data: bytes) -> bool:
+        """Parse whole lines; False when the child sent more than the protocol allows."""
+        self.proto_total += len(data)
+        if self.proto_total > self.limits.protocol_bytes:
+            self.run.ended = "overflow"
+            self.run.detail = f"the process sent more than {self.limits.protocol_bytes} bytes of answers"
+            return False
+        self.buf += data
+        while not self.done and b"\n" in self.buf:
+            line, _, rest = bytes(self.buf).partition(b"\n")
+            self.buf = bytearray(rest)
+            try:
+                msg = decode_message(json.loads(line))
+            except (ValueError, RecursionError, ProtocolError):
+                continue
+            self.run.messages.append(msg)
+            phase = _phase(msg)
+            if phase is not None:
+                self.phase, self.phase_deadline = phase, time.monotonic() + self.limits.wall_per_exercise
+            self.done = isinstance(msg, Done)
+        return True
+
+    def loop(self) -> bool:
+        """Read until done, both pipes closed, a time limit or an overflow; False if the run already ended."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.child.out_fd, selectors.EVENT_READ)
+        sel.register(self.r_fd, selectors.EVENT_READ)
+        while sel.get_map() and not self.done:
+            now = time.monotonic()
+            deadline = min(self.t_start + self.total, self.phase_deadline)
+            if now >= deadline:
+                self.timeout()
+                return False
+            for key, _ in sel.select(deadline - now):
+                try:
+                    data = os.read(key.fd, 1 << 16)
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(key.fd)
+                elif key.fd == self.child.out_fd:
+                    self.take_output(data)
+                elif not self.take_answers(data):
+                    return False
+        if self.done and self.child.out_fd in sel.get_map():
+            self.drain_output()
+        return True
+
+    def drain_output(self) -> None:
+        """What the child printed before ``Done`` may still sit in the pipe: take it without waiting."""
+        fd = self.child.out_fd
+        while select.select([fd], [], [], 0.05)[0] and len(self.out) < self.limits.output_bytes:
+            try:
+                data = os.read(fd, 1 << 16)
+            except OSError:
+                break
+            if not data:
+                break
+            self.out += data[: self.limits.output_bytes - len(self.out)]
+
+    def conclude(self) -> None:
+        """How a child that did not say ``Done`` ended: it exited, was killed, or never started."""
+        run = self.run
+        try:
+            rc = self.child.wait(max(0.1, min(5.0, self.t_start + self.total - time.monotonic())))
+        except subprocess.TimeoutExpired:
+            run.ended, run.detail = "timeout", "the process closed its pipes but did not exit"
+            return
+        if not any(isinstance(m, Ready) for m in run.messages):
+            run.ended = "startup"
+            run.detail = f"the grading sandbox failed to start (exit status {rc}): {run.output[-2000:]}"
+            return
+        run.ended = "signal" if rc < 0 else "exit"
+        run.detail = describe_exit(rc, self.limits)
+
+
+def watch(child, r_fd: int, run: ChildRun, limits, t_start: float, total: float) -> None:
+    """Supervise ``child`` until it is done or must be stopped; fills ``run``."""
+    w = _Watch(child, r_fd, run, limits, t_start, total)
+    finished = w.loop()
+    run.output = w.out.decode("utf-8", "replace")
+    if not finished:
+        return
+    if w.done:
+        run.ended, run.detail = "done", "finished"
+        return
+    w.conclude()
