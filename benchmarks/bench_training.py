@@ -28,9 +28,10 @@ def run_mlp():
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    from i2dl_lab.models import digits_mlp
     from i2dl_lab.nn.losses import softmax_loss
-    from i2dl_lab.nn.models import digits_mlp
-    from i2dl_lab.nn.optim import Adam, CosineAnnealingLR
+    from i2dl_lab.nn.lr_scheduler import CosineAnnealingLR
+    from i2dl_lab.nn.optim import Adam
     from i2dl_lab.train import Trainer
 
     X, y = load_digits(return_X_y=True)
@@ -47,9 +48,9 @@ def run_cnn():
     import numpy as np
 
     from i2dl_lab.data.offline import load_digits
+    from i2dl_lab.models import digits_cnn
     from i2dl_lab.nn.losses import softmax_loss
     from i2dl_lab.nn.lr_scheduler import CosineAnnealingLR
-    from i2dl_lab.nn.models import digits_cnn
     from i2dl_lab.nn.optim import Adam
     from i2dl_lab.train import Trainer
 
@@ -66,7 +67,7 @@ def run_cnn():
 
 def run_charlm():
     from i2dl_lab.data.corpus import CharCorpus
-    from i2dl_lab.nn.charlm import CharLM, evaluate_charlm, train_charlm, unigram_entropy
+    from i2dl_lab.sequence.charlm import CharLM, evaluate_charlm, train_charlm, unigram_entropy
 
     corpus = CharCorpus(size=150_000)
     train_ids, val_ids = corpus.split(0.1)

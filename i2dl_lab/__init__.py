@@ -2,11 +2,15 @@
 
 Subpackages
 -----------
-nn        from-scratch NumPy neural-network library (functional maths + Module classes)
-data      datasets (offline first), DataLoader, transforms, downloads
-bridge    the PyTorch side: NumPy <-> torch conversion, fit loop, model zoo
-widgets   ipywidgets controls and matplotlib plots used by the labs
-grading   release, self-check, submit, sandboxed grading, gradebook
+nn             from-scratch NumPy neural-network library (functional maths + Module classes)
+classic        classic models of the early lectures (k-NN, linear SVM, softmax, regressions)
+architecture   architecture arithmetic: output sizes, parameter counts, receptive fields
+models         reference networks for the digits data (the promised accuracies)
+sequence       sequence toolkits: character language model, gradient flow through time
+data           datasets (offline first), DataLoader, transforms, downloads
+bridge         the PyTorch side: NumPy <-> torch conversion, fit loop, model zoo
+widgets        ipywidgets controls and matplotlib plots used by the labs
+grading        release, self-check, submit, sandboxed grading, gradebook
 """
 
 __version__ = "0.1.0"

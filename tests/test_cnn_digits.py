@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from i2dl_lab.data.offline import load_digits
+from i2dl_lab.models import digits_cnn
 from i2dl_lab.nn.losses import softmax_loss
 from i2dl_lab.nn.lr_scheduler import CosineAnnealingLR
-from i2dl_lab.nn.models import digits_cnn
 from i2dl_lab.nn.optim import Adam
 from i2dl_lab.train import Trainer
 

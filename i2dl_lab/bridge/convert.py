@@ -18,19 +18,23 @@ Recurrent and attention layers become small subclasses of the torch layers (``RN
 converted ``Sequential`` runs unchanged.
 
 Adding a layer is a few lines: write ``to_torch`` and ``from_torch`` functions and call
-:func:`register`. Layers from a NumPy module file that does not exist (yet) are skipped,
-so importing the bridge never fails because of them.
+:func:`register`.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
+
+from ..nn import attention as _attention
+from ..nn import conv as _conv
+from ..nn import layers as _layers
+from ..nn import normalization as _normalization
+from ..nn import recurrent as _recurrent
 
 __all__ = ["to_torch", "from_torch", "compare", "register", "supported_layers", "UnsupportedLayerError",
            "rel_error", "torch_grads_as_numpy", "RNNLayer", "LSTMLayer", "GRULayer", "MultiheadAttentionLayer",
@@ -372,13 +376,6 @@ class TemporalLinear(nn.Linear):
 _REGISTERED = False
 
 
-def _try(modname: str):
-    try:
-        return importlib.import_module(modname)
-    except ImportError:
-        return None
-
-
 def _register_layers(L) -> None:
     def lin_to(m, child):
         t = nn.Linear(m.in_features, m.out_features, bias=m.use_bias)
@@ -477,9 +474,8 @@ def _register_conv(C) -> None:
     pool(C.MaxPool2d, nn.MaxPool2d)
     pool(C.AvgPool2d, nn.AvgPool2d)
     register(C.Flatten, nn.Flatten, lambda m, child: nn.Flatten(), lambda t, src, child: C.Flatten())
-    if hasattr(C, "GlobalAvgPool2d"):
-        register(C.GlobalAvgPool2d, GlobalAvgPool2dLayer, lambda m, child: GlobalAvgPool2dLayer(),
-                 lambda t, src, child: C.GlobalAvgPool2d())
+    register(C.GlobalAvgPool2d, GlobalAvgPool2dLayer, lambda m, child: GlobalAvgPool2dLayer(),
+             lambda t, src, child: C.GlobalAvgPool2d())
 
 
 def _register_norm(Nm) -> None:
@@ -528,25 +524,23 @@ def _register_norm(Nm) -> None:
 
     register(Nm.LayerNorm, nn.LayerNorm, ln_to, ln_from)
 
-    if hasattr(Nm, "GroupNorm"):
-        def gn_to(m, child):
-            t = nn.GroupNorm(m.num_groups, m.num_channels, eps=m.eps)
-            _copy_into(t.weight, m.gamma)
-            _copy_into(t.bias, m.beta)
-            return t
+    def gn_to(m, child):
+        t = nn.GroupNorm(m.num_groups, m.num_channels, eps=m.eps)
+        _copy_into(t.weight, m.gamma)
+        _copy_into(t.bias, m.beta)
+        return t
 
-        def gn_from(t, src, child):
-            dt = _np_dtype(t.weight)
-            m = Nm.GroupNorm(t.num_groups, t.num_channels, eps=t.eps, dtype=dt)
-            _set(m, "gamma", src(t.weight), dt)
-            _set(m, "beta", src(t.bias), dt)
-            return m
+    def gn_from(t, src, child):
+        dt = _np_dtype(t.weight)
+        m = Nm.GroupNorm(t.num_groups, t.num_channels, eps=t.eps, dtype=dt)
+        _set(m, "gamma", src(t.weight), dt)
+        _set(m, "beta", src(t.bias), dt)
+        return m
 
-        register(Nm.GroupNorm, nn.GroupNorm, gn_to, gn_from)
-    if hasattr(Nm, "LocalResponseNorm"):
-        register(Nm.LocalResponseNorm, nn.LocalResponseNorm,
-                 lambda m, child: nn.LocalResponseNorm(m.size, alpha=m.alpha, beta=m.beta, k=m.k),
-                 lambda t, src, child: Nm.LocalResponseNorm(t.size, alpha=t.alpha, beta=t.beta, k=t.k))
+    register(Nm.GroupNorm, nn.GroupNorm, gn_to, gn_from)
+    register(Nm.LocalResponseNorm, nn.LocalResponseNorm,
+             lambda m, child: nn.LocalResponseNorm(m.size, alpha=m.alpha, beta=m.beta, k=m.k),
+             lambda t, src, child: Nm.LocalResponseNorm(t.size, alpha=t.alpha, beta=t.beta, k=t.k))
     register(Nm.Dropout, nn.Dropout, lambda m, child: nn.Dropout(m.p), lambda t, src, child: Nm.Dropout(t.p))
 
 
@@ -616,21 +610,20 @@ def _register_recurrent(R) -> None:
     rnn_like(R.LSTM, LSTMLayer, perm=True, two_biases=False)
     rnn_like(R.GRU, GRULayer, perm=False, two_biases=True)
 
-    if hasattr(R, "TemporalAffine"):
-        def ta_to(m, child):
-            t = TemporalLinear(m.in_features, m.out_features)
-            _copy_into(t.weight, m.W.T)
-            _copy_into(t.bias, m.b)
-            return t
+    def ta_to(m, child):
+        t = TemporalLinear(m.in_features, m.out_features)
+        _copy_into(t.weight, m.W.T)
+        _copy_into(t.bias, m.b)
+        return t
 
-        def ta_from(t, src, child):
-            dt = _np_dtype(t.weight)
-            m = R.TemporalAffine(t.in_features, t.out_features, dtype=dt)
-            _set(m, "W", src(t.weight).T, dt)
-            _set(m, "b", src(t.bias), dt)
-            return m
+    def ta_from(t, src, child):
+        dt = _np_dtype(t.weight)
+        m = R.TemporalAffine(t.in_features, t.out_features, dtype=dt)
+        _set(m, "W", src(t.weight).T, dt)
+        _set(m, "b", src(t.bias), dt)
+        return m
 
-        register(R.TemporalAffine, TemporalLinear, ta_to, ta_from)
+    register(R.TemporalAffine, TemporalLinear, ta_to, ta_from)
 
 
 def _mha_params_to(t: nn.MultiheadAttention, p: dict, prefix: str = "") -> None:
@@ -677,51 +670,46 @@ def _register_attention(A) -> None:
 
     register(A.MultiHeadAttention, MultiheadAttentionLayer, mha_to, mha_from)
 
-    if hasattr(A, "TransformerBlock"):
-        def tb_to(m, child):
-            t = TransformerBlockLayer(m.d_model, m.num_heads, m.dim_feedforward, norm_first=m.norm_first, eps=m.eps)
-            p = m.params
-            _mha_params_to(t.self_attn, p)
-            _copy_into(t.linear1.weight, p["W1"].T)
-            _copy_into(t.linear1.bias, p["b1"])
-            _copy_into(t.linear2.weight, p["W2"].T)
-            _copy_into(t.linear2.bias, p["b2"])
-            for i in ("1", "2"):
-                _copy_into(getattr(t, "norm" + i).weight, p["gamma" + i])
-                _copy_into(getattr(t, "norm" + i).bias, p["beta" + i])
-            return t
+    def tb_to(m, child):
+        t = TransformerBlockLayer(m.d_model, m.num_heads, m.dim_feedforward, norm_first=m.norm_first, eps=m.eps)
+        p = m.params
+        _mha_params_to(t.self_attn, p)
+        _copy_into(t.linear1.weight, p["W1"].T)
+        _copy_into(t.linear1.bias, p["b1"])
+        _copy_into(t.linear2.weight, p["W2"].T)
+        _copy_into(t.linear2.bias, p["b2"])
+        for i in ("1", "2"):
+            _copy_into(getattr(t, "norm" + i).weight, p["gamma" + i])
+            _copy_into(getattr(t, "norm" + i).bias, p["beta" + i])
+        return t
 
-        def tb_from(t, src, child):
-            dt = _np_dtype(t.linear1.weight)
-            m = A.TransformerBlock(t.self_attn.embed_dim, t.self_attn.num_heads, t.linear1.out_features,
-                                   norm_first=t.norm_first, eps=t.norm1.eps, dtype=dt)
-            vals = _mha_params_from(t.self_attn, src)
-            vals.update(W1=src(t.linear1.weight).T, b1=src(t.linear1.bias), W2=src(t.linear2.weight).T,
-                        b2=src(t.linear2.bias), gamma1=src(t.norm1.weight), beta1=src(t.norm1.bias),
-                        gamma2=src(t.norm2.weight), beta2=src(t.norm2.bias))
-            for k, v in vals.items():
-                _set(m, k, v, dt)
-            return m
+    def tb_from(t, src, child):
+        dt = _np_dtype(t.linear1.weight)
+        m = A.TransformerBlock(t.self_attn.embed_dim, t.self_attn.num_heads, t.linear1.out_features,
+                               norm_first=t.norm_first, eps=t.norm1.eps, dtype=dt)
+        vals = _mha_params_from(t.self_attn, src)
+        vals.update(W1=src(t.linear1.weight).T, b1=src(t.linear1.bias), W2=src(t.linear2.weight).T,
+                    b2=src(t.linear2.bias), gamma1=src(t.norm1.weight), beta1=src(t.norm1.bias),
+                    gamma2=src(t.norm2.weight), beta2=src(t.norm2.bias))
+        for k, v in vals.items():
+            _set(m, k, v, dt)
+        return m
 
-        register(A.TransformerBlock, TransformerBlockLayer, tb_to, tb_from)
+    register(A.TransformerBlock, TransformerBlockLayer, tb_to, tb_from)
 
-    if hasattr(A, "PositionalEncoding"):
-        register(A.PositionalEncoding, PositionalEncodingLayer,
-                 lambda m, child: PositionalEncodingLayer(m.pe, m.base),
-                 lambda t, src, child: A.PositionalEncoding(t.pe.shape[1], max_len=t.pe.shape[0], base=t.base))
+    register(A.PositionalEncoding, PositionalEncodingLayer,
+             lambda m, child: PositionalEncodingLayer(m.pe, m.base),
+             lambda t, src, child: A.PositionalEncoding(t.pe.shape[1], max_len=t.pe.shape[0], base=t.base))
 
 
 def _ensure_registered() -> None:
-    """Register converters for every NumPy module file that exists (missing ones are skipped)."""
+    """Register the converters of every NumPy layer module once, on first use."""
     global _REGISTERED
     if _REGISTERED:
         return
-    for modname, fn in (("i2dl_lab.nn.layers", _register_layers), ("i2dl_lab.nn.conv", _register_conv),
-                        ("i2dl_lab.nn.normalization", _register_norm), ("i2dl_lab.nn.recurrent", _register_recurrent),
-                        ("i2dl_lab.nn.attention", _register_attention)):
-        mod = _try(modname)
-        if mod is not None:
-            fn(mod)
+    _register_layers(_layers)
+    _register_conv(_conv)
+    _register_norm(_normalization)
+    _register_recurrent(_recurrent)
+    _register_attention(_attention)
     _REGISTERED = True
-
-

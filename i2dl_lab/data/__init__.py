@@ -10,6 +10,9 @@ Real: :func:`load_mnist`, :func:`load_fashion_mnist`, :func:`load_cifar10` read 
 original files from the cache and download (SHA-256 verified, atomic) only when asked.
 """
 
+from . import corpus
+from .corpus import *  # noqa: F403  (its names are listed in corpus.__all__)
+from .corpus import __all__ as _corpus_all
 from .dataset import ArrayDataset, Dataset, Subset
 from .download import (
     REGISTRY,
@@ -54,12 +57,4 @@ __all__ = [
     "Compose", "Normalize", "RandomCrop", "HorizontalFlip", "Brightness", "GaussianNoise", "ToFloat",
 ]
 
-# The character corpus is written separately (i2dl_lab/data/corpus.py); re-export it once it exists.
-try:
-    from . import corpus  # noqa: F401
-    from .corpus import *  # noqa: F401,F403
-    from .corpus import __all__ as _corpus_all
-
-    __all__ += ["corpus", *_corpus_all]
-except ImportError:  # pragma: no cover - only while corpus.py has not landed
-    corpus = None
+__all__ += ["corpus", *_corpus_all]

@@ -1,7 +1,13 @@
-"""From-scratch NumPy neural networks: functional maths, Module classes, optimizers."""
+"""From-scratch NumPy neural networks: functional maths, Module classes, losses, optimizers.
+
+Modules are re-exported here (``from i2dl_lab.nn import Linear``); the submodules
+:mod:`.functional`, :mod:`.losses`, :mod:`.init`, :mod:`.optim` and :mod:`.lr_scheduler`
+hold the functions and optimizers under their own names.
+"""
 
 from . import functional, init, losses
-from .attention import MultiHeadAttention, PositionalEncoding, TransformerBlock  # noqa: E402  (helper D)
+from .attention import MultiHeadAttention, PositionalEncoding, TransformerBlock
+from .conv import AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d
 from .layers import (
     ELU,
     Affine,
@@ -24,13 +30,15 @@ from .layers import (
     Tanh,
 )
 from .module import Module
-from .recurrent import GRU, LSTM, RNN, Embedding, TemporalAffine  # noqa: E402  (helper D)
+from .normalization import BatchNorm1d, BatchNorm2d, Dropout, GroupNorm, LayerNorm, LocalResponseNorm
+from .recurrent import GRU, LSTM, RNN, Embedding, TemporalAffine
 
 __all__ = [
     "Module",
     "functional",
     "init",
     "losses",
+    # dense layers and activations
     "Linear",
     "Affine",
     "ReLU",
@@ -44,12 +52,27 @@ __all__ = [
     "Maxout",
     "Identity",
     "Sequential",
+    # loss modules
     "MSELoss",
     "L1Loss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
     "SVMLoss",
     "MultiMarginLoss",
+    # convolution and pooling
+    "Conv2d",
+    "MaxPool2d",
+    "AvgPool2d",
+    "GlobalAvgPool2d",
+    "Flatten",
+    # normalisation and dropout
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "GroupNorm",
+    "LocalResponseNorm",
+    "Dropout",
+    # sequences and attention
     "RNN",
     "LSTM",
     "GRU",
@@ -58,13 +81,4 @@ __all__ = [
     "MultiHeadAttention",
     "TransformerBlock",
     "PositionalEncoding",
-]
-
-# Convolutional and normalisation layers (helper C).
-from .conv import AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d  # noqa: E402
-from .normalization import BatchNorm1d, BatchNorm2d, Dropout, GroupNorm, LayerNorm, LocalResponseNorm  # noqa: E402
-
-__all__ += [
-    "Conv2d", "MaxPool2d", "AvgPool2d", "GlobalAvgPool2d", "Flatten",
-    "BatchNorm1d", "BatchNorm2d", "LayerNorm", "GroupNorm", "LocalResponseNorm", "Dropout",
 ]

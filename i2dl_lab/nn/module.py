@@ -7,8 +7,10 @@ Contract (shared by every layer, container and model in ``i2dl_lab.nn``):
   ``zero_grad()`` before each backward pass (the Trainer does).
 * ``params`` and ``grads`` are dicts with the same keys. A leaf uses plain names
   (``"W"``, ``"b"``); a container prefixes its children's names with a dot path
-  (``"0.W"``, ``"encoder.1.gamma"``) as ``torch.nn.Module.named_parameters`` does. The
-  arrays are the live ones: optimizers update them in place.
+  (``"0.W"``, ``"encoder.1.gamma"``) as ``torch.nn.Module.named_parameters`` does. Both
+  are live views: reading gives the module's own arrays (optimizers update them in place),
+  and ``model.params[k] = v`` or ``model.params[k] -= lr * g`` writes into the module,
+  as CS231n's ``Solver._step`` expects.
 * Buffers (running statistics) are state that is saved but not trained.
 * ``train()`` / ``eval()`` switch behaviour of dropout and batchnorm, recursively.
 * ``state_dict()`` / ``load_state_dict()`` copy parameters and buffers; ``save(path)`` and
@@ -19,9 +21,87 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 
 import numpy as np
+
+
+class ArrayView(MutableMapping):
+    """A live ``{dotted_name: array}`` view of one store (params, grads or buffers) of a module tree.
+
+    Reading returns the module's own arrays; assigning copies the new values into them, so
+    references held elsewhere (an optimizer's state, a layer's cached view) stay valid. The
+    keys are fixed by the modules: a new key or ``del`` is an error, as is a shape change.
+
+    Example (the update line of CS231n's ``Solver._step``):
+        >>> from i2dl_lab.nn.layers import Linear
+        >>> layer = Linear(2, 1, seed=0)
+        >>> layer.params["b"] = np.array([0.5])
+        >>> layer.params["b"] -= 0.25
+        >>> layer.b
+        array([0.25])
+    """
+
+    __slots__ = ("_module", "_store")
+
+    def __init__(self, module: Module, store: str) -> None:
+        self._module = module
+        self._store = store
+
+    def _snapshot(self) -> OrderedDict[str, np.ndarray]:
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for mod_name, mod in self._module.named_modules():
+            for key, arr in mod.__dict__[self._store].items():
+                out[f"{mod_name}.{key}" if mod_name else key] = arr
+        return out
+
+    def _owner(self, key: str) -> tuple[OrderedDict, str]:
+        *path, leaf = str(key).split(".")
+        mod = self._module
+        for part in path:
+            mod = mod.__dict__["_modules"].get(part)
+            if mod is None:
+                break
+        store = mod.__dict__[self._store] if mod is not None else {}
+        if leaf not in store:
+            raise KeyError(f"{type(self._module).__name__} has no entry {key!r} in {self._store[1:]}; "
+                           f"keys are {list(self._snapshot())}")
+        return store, leaf
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        store, leaf = self._owner(key)
+        return store[leaf]
+
+    def __setitem__(self, key: str, value) -> None:
+        store, leaf = self._owner(key)
+        arr = store[leaf]
+        if value is arr:  # ``params[k] -= d`` already updated the array in place
+            return
+        value = np.asarray(value)
+        if value.shape != arr.shape:
+            raise ValueError(f"{self._store[1:]}[{key!r}] has shape {arr.shape}; cannot assign shape {value.shape}")
+        arr[...] = value
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError(f"cannot delete {self._store[1:]}[{key!r}]: the modules define which entries exist")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._snapshot())
+
+    def __len__(self) -> int:
+        return len(self._snapshot())
+
+    def keys(self):
+        return self._snapshot().keys()
+
+    def values(self):
+        return self._snapshot().values()
+
+    def items(self):
+        return self._snapshot().items()
+
+    def __repr__(self) -> str:
+        return f"ArrayView({self._store[1:]}: {list(self._snapshot())})"
 
 
 class Module:
@@ -110,26 +190,20 @@ class Module:
         for name, child in self._modules.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
-    def _named(self, store: str) -> OrderedDict[str, np.ndarray]:
-        out: OrderedDict[str, np.ndarray] = OrderedDict()
-        for mod_name, mod in self.named_modules():
-            for key, arr in getattr(mod, store).items():
-                out[f"{mod_name}.{key}" if mod_name else key] = arr
-        return out
+    @property
+    def params(self) -> ArrayView:
+        """Every trainable array of this module and its children, by dotted name (a live view)."""
+        return ArrayView(self, "_params")
 
     @property
-    def params(self) -> OrderedDict[str, np.ndarray]:
-        """Every trainable array of this module and its children, by dotted name (live)."""
-        return self._named("_params")
+    def grads(self) -> ArrayView:
+        """Gradients with the same keys as :attr:`params` (a live view)."""
+        return ArrayView(self, "_grads")
 
     @property
-    def grads(self) -> OrderedDict[str, np.ndarray]:
-        """Gradients with the same keys as :attr:`params` (live)."""
-        return self._named("_grads")
-
-    @property
-    def buffers(self) -> OrderedDict[str, np.ndarray]:
-        return self._named("_buffers")
+    def buffers(self) -> ArrayView:
+        """Non-trainable state (running statistics), by dotted name (a live view)."""
+        return ArrayView(self, "_buffers")
 
     def num_parameters(self) -> int:
         return int(sum(p.size for p in self.params.values()))
@@ -173,8 +247,8 @@ class Module:
             KeyError: with ``strict``, when keys are missing or unexpected (both listed).
             ValueError: when an array's shape differs from the parameter's.
         """
-        own = self.params
-        own.update(self.buffers)
+        own = dict(self.params.items())
+        own.update(self.buffers.items())
         missing = [k for k in own if k not in state]
         unexpected = [k for k in state if k not in own]
         if strict and (missing or unexpected):

@@ -59,17 +59,6 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_positive, check_range
-from .lr_scheduler import (  # noqa: F401  (re-exported: schedules are part of the optimizer API)
-    CosineAnnealingLR,
-    ExponentialLR,
-    InverseTimeLR,
-    LRScheduler,
-    StepLR,
-    cosine_lr,
-    exponential_lr,
-    inverse_time_lr,
-    step_lr,
-)
 
 __all__ = [
     # CS231n update rules
@@ -89,16 +78,6 @@ __all__ = [
     # gradient clipping
     "clip_grad_value",
     "clip_grad_norm",
-    # schedules (defined in lr_scheduler.py)
-    "LRScheduler",
-    "StepLR",
-    "ExponentialLR",
-    "CosineAnnealingLR",
-    "InverseTimeLR",
-    "step_lr",
-    "exponential_lr",
-    "cosine_lr",
-    "inverse_time_lr",
 ]
 
 

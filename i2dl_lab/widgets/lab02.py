@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..nn.classic import KNearestNeighbor, LinearSVM, SoftmaxClassifier
+from ..classic import KNearestNeighbor, LinearSVM, SoftmaxClassifier
 
 
 @lru_cache(maxsize=2)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...classic import KNearestNeighbor, svm_loss_vectorized
 from ...nn import functional as F  # noqa: N812 - the documented alias
-from ...nn.classic import KNearestNeighbor, svm_loss_vectorized
 from ..spec import Exercise, allclose
 
 

@@ -1,7 +1,7 @@
 """Graded exercises of lab 06 (convolutional networks from scratch).
 
 References are the library's own layers (``i2dl_lab.nn.functional``) and architecture
-arithmetic (``i2dl_lab.nn.architecture``); drivers adapt the student's function to them.
+arithmetic (``i2dl_lab.architecture``); drivers adapt the student's function to them.
 """
 
 from __future__ import annotations

@@ -645,7 +645,7 @@ def temporal_softmax_loss(x, y, mask=None):
 
     As in CS231n the loss is divided by N only (not by N*T or by the number of unmasked
     steps), so it is the average *per-sequence* loss; divide by the number of kept steps
-    to get a loss per token (:mod:`i2dl_lab.nn.charlm` does).
+    to get a loss per token (:mod:`i2dl_lab.sequence.charlm` does).
 
     Args:
         x: scores, shape (N, T, V).

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from i2dl_lab.data.corpus import CharCorpus, stdlib_docstrings
-from i2dl_lab.nn.charlm import CharLM, batch_streams, evaluate_charlm, sample, train_charlm, unigram_entropy
+from i2dl_lab.sequence.charlm import CharLM, batch_streams, evaluate_charlm, sample, train_charlm, unigram_entropy
 
 
 @pytest.fixture(scope="module")

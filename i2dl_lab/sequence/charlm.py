@@ -32,12 +32,12 @@ import time
 
 import numpy as np
 
+from ..nn import init as _init
+from ..nn.functional.recurrent import temporal_softmax_loss
+from ..nn.module import Module
+from ..nn.optim import Adagrad, Adam, clip_grad_norm, clip_grad_value
+from ..nn.recurrent import GRU, LSTM, RNN, Embedding, TemporalAffine
 from ..progress import progress
-from . import init as _init
-from .functional.recurrent import temporal_softmax_loss
-from .module import Module
-from .optim import Adagrad, Adam, clip_grad_norm, clip_grad_value
-from .recurrent import GRU, LSTM, RNN, Embedding, TemporalAffine
 
 __all__ = ["CharLM", "unigram_entropy", "train_charlm", "evaluate_charlm", "sample", "batch_streams"]
 

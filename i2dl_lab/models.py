@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conv import Conv2d, Flatten, MaxPool2d
-from .layers import Linear, ReLU, Sequential
+from .nn.conv import Conv2d, Flatten, MaxPool2d
+from .nn.layers import Linear, ReLU, Sequential
+
+__all__ = ["digits_mlp", "digits_cnn"]
 
 
 def digits_mlp(hidden: int = 256, seed: int = 0, dtype=np.float64) -> Sequential:

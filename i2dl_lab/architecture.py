@@ -46,8 +46,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .functional.conv import conv_output_size
-from .module import Module
+from .nn.functional.conv import conv_output_size
+from .nn.module import Module
 
 __all__ = [
     "conv_output_size",
@@ -285,7 +285,7 @@ def _hwc_dims(shape):
 
 def _module_rf(module, rf, jump):
     """Update (receptive field, jump) through one Module, by its type."""
-    from .conv import AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d
+    from .nn.conv import AvgPool2d, Conv2d, Flatten, GlobalAvgPool2d, MaxPool2d
 
     if rf is None:
         return None, jump
@@ -303,13 +303,13 @@ def _module_rf(module, rf, jump):
 
 
 def _is_norm(module) -> bool:
-    from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
+    from .nn.normalization import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 
     return isinstance(module, (BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm))
 
 
 def _module_formula(module, in_shape) -> str:
-    from .conv import Conv2d
+    from .nn.conv import Conv2d
 
     n = module.num_parameters()
     if n == 0:

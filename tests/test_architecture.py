@@ -5,8 +5,8 @@ import io
 import numpy as np
 import pytest
 
+from i2dl_lab import architecture as arch
 from i2dl_lab import nn
-from i2dl_lab.nn import architecture as arch
 
 # Problem 3.3 of the homework solutions: CONV5-N = N filters 5x5xD, pad 2, stride 1; POOL2 = 2x2
 # max pool stride 2; input 32x32x1. The seed's table (activation volume, parameters):

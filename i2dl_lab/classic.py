@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import losses as _losses
-from ._checks import as_float_array, check_int, check_labels, check_positive
-from .functional.core import sigmoid
-from .init import as_rng
+from .nn import losses as _losses
+from .nn._checks import as_float_array, check_int, check_labels, check_positive
+from .nn.functional.core import sigmoid
+from .nn.init import as_rng
 
 __all__ = [
     "KNearestNeighbor",

@@ -11,8 +11,9 @@ from sklearn.metrics import pairwise_distances, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.neighbors import KNeighborsClassifier
 
+from i2dl_lab import classic
 from i2dl_lab.gradcheck import eval_numerical_gradient, rel_error
-from i2dl_lab.nn import classic, losses
+from i2dl_lab.nn import losses
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .functional import recurrent as _rec
+from ..nn.functional import recurrent as _rec
 
 __all__ = [
     "spectral_radius",
@@ -238,7 +238,7 @@ def deep_supervision_loss(head_scores, y, weights=None, aux_weight: float = 0.3,
         1.4282
     """
     if loss_fn is None:
-        from .losses import softmax_loss as loss_fn
+        from ..nn.losses import softmax_loss as loss_fn
     head_scores = list(head_scores)
     if not head_scores:
         raise ValueError("deep_supervision_loss needs at least one head")

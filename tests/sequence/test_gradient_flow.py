@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from i2dl_lab.gradcheck import eval_numerical_gradient, rel_error
-from i2dl_lab.nn import gradient_flow as gf
 from i2dl_lab.nn.functional import recurrent as _rec
 from i2dl_lab.nn.losses import softmax_loss
+from i2dl_lab.sequence import gradient_flow as gf
 
 SEED_W = np.full((2, 2), 3.5)  # the midterm's W_hh
 
