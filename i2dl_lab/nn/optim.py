@@ -75,6 +75,7 @@ __all__ = [
     "RMSprop",
     "Adam",
     "AdamW",
+    "RuleOptimizer",
     # gradient clipping
     "clip_grad_value",
     "clip_grad_norm",
@@ -625,6 +626,57 @@ class AdamW(Adam):
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 1e-2, amsgrad: bool = False, grads=None) -> None:
         super().__init__(params, lr, betas, eps, weight_decay, amsgrad, grads)
+
+
+class RuleOptimizer(Optimizer):
+    """Drive a Module (or a params dict) with a CS231n update rule, one ``config`` per parameter.
+
+    This is CS231n's Solver update written as an optimizer, so a rule such as :func:`adam` (or
+    one a student wrote) can train any Module with the :class:`~i2dl_lab.train.Trainer` and a
+    schedule::
+
+        config = state[name]["config"]           (a copy of ``config`` the first time)
+        config["learning_rate"] = lr             (what a scheduler wrote)
+        next_w, config = rule(w, grad, config);  w[...] = next_w
+
+    Args:
+        params: Module, ``{"params", "grads"}`` dict, or params dict with ``grads=``.
+        rule: ``next_w, config = rule(w, dw, config)``.
+        config: the rule's hyperparameters; its ``learning_rate`` (default 1e-2) becomes ``lr``.
+        grads: gradients dict (only with a plain params dict).
+
+    Example:
+        >>> p = {"w": np.ones(2)}; g = {"w": np.array([1.0, 2.0])}
+        >>> opt = RuleOptimizer(p, sgd_momentum, {"learning_rate": 0.1, "momentum": 0.9}, grads=g)
+        >>> opt.step(); opt.step(); p["w"]
+        array([0.71, 0.42])
+    """
+
+    def __init__(self, params, rule, config: Mapping | None = None, grads=None) -> None:
+        if not callable(rule):
+            raise TypeError(f"rule must be callable as next_w, config = rule(w, dw, config), got {rule!r}")
+        if config is not None and not isinstance(config, Mapping):
+            raise TypeError(f"config must be a dict of the rule's hyperparameters, got {type(config).__name__}")
+        config = dict(config or {})
+        super().__init__(params, config.pop("learning_rate", 1e-2), grads)
+        self.rule = rule
+        self.defaults = config
+
+    def _update(self, p, g, state):
+        config = state.setdefault("config", copy.deepcopy(self.defaults))
+        config["learning_rate"] = self.lr
+        out = self.rule(p, g, config)
+        if not isinstance(out, tuple) or len(out) != 2:
+            raise TypeError(f"an update rule must return (next_w, config), got {type(out).__name__}")
+        next_w, state["config"] = out
+        next_w = np.asarray(next_w)
+        if next_w.shape != p.shape:
+            raise ValueError(f"the update rule returned next_w of shape {next_w.shape} for a parameter of "
+                             f"shape {p.shape}")
+        p[...] = next_w
+
+    def extra_repr(self) -> str:
+        return f"rule={getattr(self.rule, '__name__', self.rule)}, " + super().extra_repr()
 
 
 # ====================================================================== gradient clipping

@@ -341,3 +341,48 @@ def test_clipping_bad_input():
         optim.clip_grad_value({"a": np.ones(2)}, -1)
     with pytest.raises(TypeError, match="float ndarrays"):
         optim.clip_grad_norm({"a": [1.0, 2.0]}, 1.0)
+
+
+# ------------------------------------------------------------------ RuleOptimizer
+def test_rule_optimizer_with_a_schedule_matches_torch_adam(rng):
+    """An update rule driven through RuleOptimizer follows torch.optim.Adam, learning-rate changes included."""
+    w0 = rng.standard_normal((3, 2))
+    lrs = [0.05 * 0.8 ** (k // 5) for k in range(STEPS)]
+    params = {"w": w0.copy()}
+    grads = {"w": np.zeros_like(w0)}
+    opt = optim.RuleOptimizer(params, optim.adam, {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.99}, grads=grads)
+    ours = []
+    for k in range(STEPS):
+        opt.lr = lrs[k]
+        grads["w"][...] = grad_fn(params["w"], k)
+        opt.step()
+        ours.append(params["w"].copy())
+    theirs, _ = torch_trajectory(w0, lambda ps: torch.optim.Adam(ps, lr=0.05, betas=(0.8, 0.99)), lrs=lrs)
+    for k, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+        np.testing.assert_allclose(a, b, rtol=TOL, atol=TOL, err_msg=f"step {k + 1}")
+    assert opt.state["w"]["config"]["t"] == STEPS, "each parameter keeps its own rule state"
+
+
+def test_rule_optimizer_keeps_one_config_per_parameter(rng):
+    params = {"a": np.ones(2), "b": np.ones(3)}
+    grads = {"a": np.array([1.0, -1.0]), "b": np.array([2.0, 0.0, -2.0])}
+    opt = optim.RuleOptimizer(params, optim.sgd_momentum, {"learning_rate": 0.1, "momentum": 0.5}, grads=grads)
+    opt.step()
+    opt.step()
+    for name in params:
+        v = -0.1 * grads[name]
+        expected = np.ones_like(params[name]) + v + (0.5 * v - 0.1 * grads[name])
+        np.testing.assert_allclose(params[name], expected)
+        assert opt.state[name]["config"]["velocity"].shape == params[name].shape
+
+
+def test_rule_optimizer_rejects_bad_rules():
+    params, grads = {"w": np.ones(2)}, {"w": np.ones(2)}
+    with pytest.raises(TypeError, match="rule must be callable"):
+        optim.RuleOptimizer(params, "adam", grads=grads)
+    opt = optim.RuleOptimizer(params, lambda w, dw, config: w - dw, grads=grads)
+    with pytest.raises(TypeError, match=r"must return \(next_w, config\)"):
+        opt.step()
+    opt = optim.RuleOptimizer(params, lambda w, dw, config: (np.zeros(3), config), grads=grads)
+    with pytest.raises(ValueError, match="shape"):
+        opt.step()
