@@ -1,9 +1,8 @@
 """Set-up files agree with each other: pyproject, environment.yml, constraints, README, CI."""
 
 import re
-from pathlib import Path
-
 import tomllib
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,8 +35,32 @@ def _environment_packages():
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     project = _pyproject()["project"]
-    wanted = {_name(r) for r in project["dependencies"]} | {_name(r) for r in project["optional-dependencies"]["dev"]}
+    extras = [r for reqs in project["optional-dependencies"].values() for r in reqs]
+    wanted = {_name(r) for r in project["dependencies"] + extras} - {_name(project["name"])}
     assert _environment_packages() == wanted
+
+
+def test_one_version_source_and_an_spdx_license():
+    project = _pyproject()["project"]
+    assert "version" not in project and "version" in project["dynamic"]
+    assert _pyproject()["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "i2dl_lab.__version__"}
+    assert project["license"] == "MIT" and project["license-files"] == ["LICENSE"]
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_requires_python_covers_what_the_tests_import():
+    # this file imports tomllib (3.11+); requires-python and ruff's target must not promise less
+    assert _pyproject()["project"]["requires-python"] == ">=3.11"
+    assert _pyproject()["tool"]["ruff"]["target-version"] == "py311"
+
+
+def test_test_tools_and_dask_are_extras_and_dev_pulls_them_in():
+    project = _pyproject()["project"]
+    extras = project["optional-dependencies"]
+    assert "nbval" in {_name(r) for r in extras["test"]} and "pytest" in {_name(r) for r in extras["test"]}
+    assert "nbval" not in {_name(r) for r in project["dependencies"]}
+    assert {_name(r) for r in extras["dask"]} == {"dask"}
+    assert "i2dl-lab[test,dask]" in extras["dev"]
 
 
 def test_torch_is_pinned_where_installs_happen():

@@ -49,6 +49,13 @@ def cmd_grade(args) -> int:
     from .batch import grade_batch
     from .grader import normalize_lab, resolve_lab, resolve_secret
 
+    if args.dask:
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            print("i2dl-lab grade: error: --dask needs Dask's distributed scheduler, which is not installed; "
+                  "install the extra: pip install 'i2dl-lab[dask]'", file=sys.stderr)
+            return 2
     args.lab = normalize_lab(args.lab)
     secret, origin = resolve_secret(args.secret, args.key_file)
     if origin.startswith("default"):
