@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint lab clean chromium
+.PHONY: setup run test lint lab solutions wheel clean chromium
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
@@ -35,8 +35,18 @@ chromium:
 lint: $(STAMP)
 	$(BIN)/ruff check i2dl_lab tests benchmarks
 
+## lab: a student workspace (i2dl-workspace/, made from the release) in JupyterLab
 lab: $(STAMP)
-	$(BIN)/i2dl-lab lab
+	$(BIN)/i2dl-lab lab i2dl-workspace
+
+## solutions: instructors, the solution notebooks in labs/ in JupyterLab
+solutions: $(STAMP)
+	$(BIN)/i2dl-lab lab --solutions
+
+## wheel: the student artifacts (wheel and sdist: released notebooks, data, no solutions) in dist/
+wheel: $(STAMP)
+	$(BIN)/pip wheel --quiet --no-deps --no-build-isolation -w dist .
+	$(BIN)/python -c "from setuptools import build_meta as b; b.build_sdist('dist')" > /dev/null
 
 clean:
-	rm -rf $(VENV) build .pytest_cache
+	rm -rf $(VENV) build dist .pytest_cache

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..course import data_file
 from ..data import (
     ArrayDataset,
     Compose,
@@ -43,8 +44,7 @@ __all__ = ["freeze", "unfreeze", "trainable_parameters", "get_head", "replace_he
            "load_pretrained", "target_task_data", "fewshot_transfer", "AutoencoderClassifier",
            "autoencoder_pretraining"]
 
-REPO_DATA = Path(__file__).resolve().parents[2] / "data"
-PRETRAINED_PATH = REPO_DATA / "digits_lenet_pretrained.pt"
+PRETRAINED_PATH = data_file("digits_lenet_pretrained.pt")  # the wheel's copy, or data/ in a checkout
 JITTER_SHIFT = 2  # pixels
 JITTER_NOISE = 0.1  # std of the additive Gaussian noise
 
@@ -231,7 +231,9 @@ def pretrain_digits_lenet(path: str | Path = PRETRAINED_PATH, epochs: int = 25, 
                                       "data": "load_digits(size=16, seed=0) training split, part A of "
                                               "stratified_split(y_train, (0.5, 0.5), seed=0)",
                                       "script": "scripts/make_pretrained.py",
-                                      "platform": platform.machine(), "numpy": np.__version__},
+                                      "platform": platform.machine(), "numpy": np.__version__,
+                                      # MKL/oneDNN pick kernels by this: bit-equal reruns need the same one
+                                      "cpu_capability": torch.backends.cpu.get_cpu_capability()},
                         metrics, epoch=epochs)
         return metrics
     finally:
