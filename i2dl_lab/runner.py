@@ -55,12 +55,26 @@ class LabResult:
 
 
 def default_labs_dir() -> Path:
-    """``$I2DL_LABS_DIR``, else the ``labs/`` folder of the source checkout, else ``./labs``."""
+    """Where ``list`` and ``run`` look for labs, first match wins.
+
+    ``$I2DL_LABS_DIR``; the student workspace the current folder is in; the ``labs/`` folder
+    of the source checkout (the solution notebooks, for instructors); the student release
+    of the installed package.
+    """
     env = os.environ.get("I2DL_LABS_DIR")
     if env:
         return Path(env)
-    here = Path(__file__).resolve().parent.parent / "labs"
-    return here if here.is_dir() else Path.cwd() / "labs"
+    from .course import checkout_root, packaged_release
+    from .workspace import find_workspace
+
+    ws = find_workspace(Path.cwd())
+    if ws is not None:
+        return ws
+    root = checkout_root()
+    if root is not None:
+        return root / "labs"
+    packaged = packaged_release()
+    return packaged / "labs" if packaged else Path.cwd() / "labs"
 
 
 def notebook_title(path: Path) -> str:
@@ -85,7 +99,8 @@ def discover_labs(labs_dir: str | os.PathLike | None = None) -> list[Lab]:
     """Every ``NN_topic.ipynb`` in ``labs_dir``, in course order."""
     root = Path(labs_dir) if labs_dir is not None else default_labs_dir()
     if not root.is_dir():
-        raise FileNotFoundError(f"labs folder not found: {root} (set --labs-dir or I2DL_LABS_DIR)")
+        raise FileNotFoundError(f"labs folder not found: {root} (set --labs-dir or I2DL_LABS_DIR, or run it in a "
+                                f"workspace made by `i2dl-lab init DIR`)")
     labs = []
     for path in sorted(root.glob("[0-9][0-9]_*.ipynb")):
         labs.append(Lab(path.name[:2], path.stem, path, notebook_title(path)))
@@ -122,6 +137,102 @@ def parse_value(text: str):
         except ValueError:
             pass
     return text
+
+
+class ParameterError(ValueError):
+    """A ``-p``/``-y`` value that names no parameter of a lab, or has the wrong type."""
+
+
+def notebook_parameters(path: str | os.PathLike) -> dict:
+    """The defaults of the cell tagged ``parameters``: ``{name: value}`` in the cell's order.
+
+    Only plain assignments of literals count (``EPOCHS = 10``, ``WIDTHS = [16, 32]``), which is
+    what papermill can override.
+    """
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "code" or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        src = cell.get("source", "")
+        out = {}
+        text = "".join(src) if isinstance(src, list) else src
+        text = "\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in text.split("\n"))
+        for stmt in ast.parse(text).body:
+            if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+                try:
+                    out[stmt.targets[0].id] = ast.literal_eval(stmt.value)
+                except ValueError:
+                    continue
+        return out
+    return {}
+
+
+def _kind(value) -> str:
+    return {bool: "a boolean (true/false)", int: "an integer", float: "a number", str: "a string",
+            list: "a list (pass it with -y)", tuple: "a list (pass it with -y)",
+            dict: "a mapping (pass it with -y)"}.get(type(value), type(value).__name__)
+
+
+def coerce_parameter(lab: str, name: str, value, default):
+    """``value`` (a command-line string or a YAML value) as the type of the lab's ``default``."""
+    given = value
+
+    def bad():
+        return ParameterError(f"parameter {name} of lab {lab} takes {_kind(default)} (default {default!r}), "
+                              f"got {given!r}")
+
+    if default is None:
+        return parse_value(value) if isinstance(value, str) else value
+    if isinstance(value, str) and not isinstance(default, str):
+        if isinstance(default, (list, tuple, dict)):
+            import yaml
+
+            try:
+                value = yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise bad() from None
+        else:
+            value = parse_value(value)
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad()
+        return value
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad()
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise bad()
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad()
+        return value
+    if isinstance(default, (list, tuple)):
+        if not isinstance(value, (list, tuple)):
+            raise bad()
+        return list(value)
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise bad()
+        return value
+    return value
+
+
+def lab_parameters(lab: Lab, given: dict) -> dict:
+    """Check ``given`` against the lab's parameters cell and type each value like its default.
+
+    Raises:
+        ParameterError: a name the lab does not have (the message lists the ones it has), or a
+            value that does not fit the default's type.
+    """
+    defaults = notebook_parameters(lab.path)
+    unknown = [n for n in given if n not in defaults]
+    if unknown:
+        valid = ", ".join(defaults) or "(none: the lab has no parameters cell)"
+        raise ParameterError(f"lab {lab.name} has no parameter {', '.join(unknown)}; its parameters are: {valid}")
+    return {n: coerce_parameter(lab.name, n, v, defaults[n]) for n, v in given.items()}
 
 
 def _output_text(nb) -> str:
@@ -236,10 +347,15 @@ def headlines_of(path: str | os.PathLike) -> list[Headline]:
 
 def run_labs(labs: Sequence[Lab], out_dir: str | os.PathLike = "build/labs", parameters: dict | None = None,
              kernel_name: str = "python3", timeout: float | None = 600, echo=print) -> list[LabResult]:
-    """Run ``labs`` one after another; ``echo`` gets a line as each one finishes."""
+    """Run ``labs`` one after another; ``echo`` gets a line as each one finishes.
+
+    ``parameters`` are checked and typed for every lab first (:func:`lab_parameters`), so a
+    misspelt name or a bad value stops the run before anything executes.
+    """
+    typed = {lab.name: lab_parameters(lab, parameters or {}) for lab in labs}  # every error before any run
     results = []
     for i, lab in enumerate(labs, 1):
-        res = run_lab(lab, out_dir, parameters, kernel_name, timeout)
+        res = run_lab(lab, out_dir, typed[lab.name], kernel_name, timeout)
         results.append(res)
         if echo:
             detail = res.headline if res.ok else res.error

@@ -87,3 +87,63 @@ def test_missing_labs_folder_is_a_clear_error(tmp_path, capsys):
 def test_no_command_prints_help(capsys):
     assert cli.main([]) == 2
     assert "usage: i2dl-lab" in capsys.readouterr().out
+
+
+def _params_lab(folder):
+    body = "print('widths', WIDTHS, type(LR).__name__, LR)"
+    return _write_lab(folder, "03_params", "Lab three: parameters", body,
+                      params='SEED = 0\nLR = 0.1\nEPOCHS = 2\nDATASET = "digits"\nWIDTHS = [16, 32]\nPLOT = True')
+
+
+def test_unknown_parameter_is_an_error_listing_the_valid_ones(tmp_path, capsys):
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    _params_lab(labs)
+    code = cli.main(["run", "03", "--labs-dir", str(labs), "--out", str(tmp_path / "o"), "-p", "EPOCH", "3"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "no parameter EPOCH" in err and "SEED, LR, EPOCHS, DATASET, WIDTHS, PLOT" in err
+    assert not (tmp_path / "o").exists()  # nothing ran
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("EPOCHS", "3.5", "EPOCHS of lab 03_params takes an integer (default 2), got '3.5'"),
+    ("LR", "fast", "LR of lab 03_params takes a number (default 0.1), got 'fast'"),
+    ("PLOT", "yes", "PLOT of lab 03_params takes a boolean"),
+    ("WIDTHS", "[16, oops", "WIDTHS of lab 03_params takes a list"),
+])
+def test_values_are_typed_from_the_parameters_cell(tmp_path, capsys, name, text, message):
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    _params_lab(labs)
+    assert cli.main(["run", "--labs-dir", str(labs), "--out", str(tmp_path / "o"), "-p", name, text]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_lab_parameters_types_values_like_the_defaults(tmp_path):
+    from i2dl_lab.runner import lab_parameters
+
+    lab = discover_labs(_params_lab(tmp_path).parent)[0]
+    typed = lab_parameters(lab, {"LR": "1", "EPOCHS": "4", "WIDTHS": "[8, 8, 8]", "DATASET": "123", "PLOT": "false"})
+    assert typed == {"LR": 1.0, "EPOCHS": 4, "WIDTHS": [8, 8, 8], "DATASET": "123", "PLOT": False}
+    assert type(typed["LR"]) is float
+
+
+@pytest.mark.slow
+def test_yaml_parameters_pass_structured_values(tmp_path, capsys):
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    _params_lab(labs)
+    out = tmp_path / "o"
+    code = cli.main(["run", "--labs-dir", str(labs), "--out", str(out), "-y", "WIDTHS: [4, 8, 16]", "-p", "LR", "2"])
+    assert code == 0, capsys.readouterr()
+    text = (out / "03_params.ipynb").read_text()
+    assert "widths [4, 8, 16] float 2.0" in text
+
+
+def test_bad_yaml_is_a_clear_error(tmp_path, capsys):
+    labs = tmp_path / "labs"
+    labs.mkdir()
+    _params_lab(labs)
+    assert cli.main(["run", "--labs-dir", str(labs), "-y", "- just a list"]) == 2
+    assert "expected a YAML mapping NAME: VALUE" in capsys.readouterr().err
