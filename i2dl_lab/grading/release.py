@@ -9,7 +9,12 @@ In each solution notebook:
   left empty by that is dropped; so are cells with metadata ``{"i2dl": {"solution_only": true}}``;
 * the quiz cell's ``ANSWERS`` values become ``None`` (true/false) or ``""`` (multiple choice);
 * outputs and execution counts are cleared; the notebook metadata gets
-  ``{"i2dl": {"lab": "NN", "version": ..., "kind": "student"}}``.
+  ``{"i2dl": {"lab": "NN", "version": ..., "kind": "student"}}``;
+* so that Run All goes to the end, the first code cell after the parameters cell starts with
+  ``%load_ext i2dl_lab.grading.runall`` (unfinished exercises and failing self-checks are
+  reported, not raised: :mod:`.runall`; no cell moves, so cell numbers stay those of the
+  solution), and a last cell prints where the student stands and checks the quiz answers'
+  format (:func:`.runall.notebook_status`).
 
 A ``MANIFEST.json`` next to the released notebooks lists each file with its sha256. Release
 refuses to write a notebook in which a solution line or hidden test survived, or whose code
@@ -26,10 +31,13 @@ from pathlib import Path
 
 from .. import __version__
 from .notebook import parse_notebook, sha256
+from .quiz import quiz_form
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 _LAB_FILE = re.compile(r"^(\d+)_.*\.ipynb$")
+RUNALL_LINES = ("# Run All goes on past exercises you have not written yet and failing self-checks, saying which.\n"
+                "%load_ext i2dl_lab.grading.runall\n")
 
 
 class ReleaseError(ValueError):
@@ -58,6 +66,26 @@ def _strip_blocks(src: str, begin: str, end: str, replacement) -> tuple[str, lis
     return "\n".join(out), removed
 
 
+def _code_cell(cell_id: str, source: str, role: str) -> dict:
+    return {"cell_type": "code", "execution_count": None, "id": cell_id, "metadata": {"i2dl": {role: True}},
+            "outputs": [], "source": source}
+
+
+def _status_source(lab: str, form: dict | None) -> str:
+    call = f"notebook_status({lab!r}, ANSWERS, {form!r})" if form is not None else f"notebook_status({lab!r})"
+    return ("# Where you stand: each exercise's self-check, the cells skipped for unfinished exercises, and\n"
+            "# whether the quiz answers above can be graded as written.\n"
+            "from i2dl_lab.grading.runall import notebook_status\n\n" + call)
+
+
+def _answers_of(src: str) -> dict | None:
+    for stmt in ast.parse(src).body:
+        if isinstance(stmt, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "ANSWERS" for t in stmt.targets):
+            value = ast.literal_eval(stmt.value)
+            return value if isinstance(value, dict) else None
+    return None
+
+
 def _blank_answers(src: str) -> str:
     tree = ast.parse(src)
     lines = src.split("\n")
@@ -76,10 +104,13 @@ def release_notebook(data: bytes, lab: str, name: str = "notebook") -> tuple[dic
     """The student version of solution notebook bytes, and a report of what was removed."""
     parse_notebook(data, name)  # validates
     nb = json.loads(data.decode("utf-8-sig"))
+    if ((nb.get("metadata") or {}).get("i2dl") or {}).get("kind") == "student":
+        raise ReleaseError(f"{name} is already a released (student) notebook; release the solution notebooks")
     version = f"{__version__}+{sha256(data)[:12]}"
     cells_out = []
     secret_lines: list[str] = []
     n_solutions = 0
+    form = None
     for cell in nb["cells"]:
         src = cell.get("source", "")
         src = "".join(src) if isinstance(src, list) else src
@@ -96,6 +127,7 @@ def release_notebook(data: bytes, lab: str, name: str = "notebook") -> tuple[dic
             src, sol = _strip_blocks(src, BEGIN_SOLUTION, END_SOLUTION,
                                      lambda ind: [f"{ind}# YOUR CODE HERE", f"{ind}raise NotImplementedError()"])
             if i2dl.get("quiz") is True:
+                form = quiz_form(_answers_of(src) or {})
                 src = _blank_answers(src)
             try:
                 ast.parse("\n".join("" if ln.lstrip().startswith(("%", "!")) else ln for ln in src.split("\n")))
@@ -111,9 +143,23 @@ def release_notebook(data: bytes, lab: str, name: str = "notebook") -> tuple[dic
         secret_lines.extend(sol)
         cell["source"] = src
         cells_out.append(cell)
+    code = [c for c in cells_out if c["cell_type"] == "code"]
+    host = next((c for c in code if "parameters" not in (c.get("metadata") or {}).get("tags", [])), None)
+    if host is None:
+        cells_out.insert(0, _code_cell("i2dl-runall", "", "runall"))
+        host = cells_out[0]
+    host["source"] = RUNALL_LINES + host["source"]
+    cells_out.append(_code_cell("i2dl-status", _status_source(lab, form), "status"))
+    # every cell gets an id (nbformat 4.5): workspaces track cells by id, and JupyterLab would
+    # add missing ids itself and open the notebook as modified
+    taken = {c.get("id") for c in cells_out}
+    for i, c in enumerate(cells_out):
+        if not c.get("id"):
+            c["id"] = next(f"cell-{i:03d}{s}" for s in ("", *"abcdefghij") if f"cell-{i:03d}{s}" not in taken)
+            taken.add(c["id"])
     metadata = dict(nb.get("metadata") or {})
     metadata["i2dl"] = {"lab": lab, "version": version, "kind": "student"}
-    out = dict(nb, cells=cells_out, metadata=metadata)
+    out = dict(nb, cells=cells_out, metadata=metadata, nbformat=4, nbformat_minor=max(5, nb.get("nbformat_minor", 5)))
     text = json.dumps(out)
     # nothing secret may survive: every non-trivial removed line must be gone from the student text
     kept = "\n".join(c["source"] for c in cells_out)

@@ -54,6 +54,9 @@ class Exercise:
             child can import it by name. The grader calls it on the reference too.
         compare: ``compare(expected, got) -> (ok, message)``; default :func:`allclose`.
         title: a short human title for feedback reports.
+        outputs: names of the outputs when the exercise returns a tuple (``("dx", "dw", "db")``),
+            used in messages instead of ``output[2]``; when empty the self-check reads them
+            from the reference's ``return dx, dw, db``.
     """
 
     id: str
@@ -64,6 +67,7 @@ class Exercise:
     driver: Callable[..., Any] | None = None
     compare: Callable[[Any, Any], tuple[bool, str]] | None = None
     title: str = ""
+    outputs: tuple[str, ...] = ()
 
     def run(self, obj, args: tuple):
         """Call ``obj`` on one case the way the grader does."""
@@ -79,6 +83,8 @@ class Exercise:
 def _describe(x) -> str:
     if isinstance(x, np.ndarray):
         return f"array of shape {x.shape}, dtype {x.dtype}"
+    if isinstance(x, np.generic):
+        x = x.item()  # 1.5, not np.float64(1.5)
     return f"{type(x).__name__} {x!r}"[:120]
 
 
@@ -141,7 +147,7 @@ def _compare(expected, got, rtol, atol, path) -> tuple[bool, str]:
         idx = np.unravel_index(int(np.argmin(close)), close.shape) if close.ndim else ()
         return False, (
             f"{path}: values differ (relative error {err:.2e}); at index {tuple(int(i) for i in idx)} "
-            f"expected {ef[idx]!r}, got {gf[idx]!r}"
+            f"expected {float(ef[idx])!r}, got {float(gf[idx])!r}"
         )
     return True, f"{path}: ok (relative error {err:.1e})"
 

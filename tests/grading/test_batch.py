@@ -34,7 +34,7 @@ def make_class(root: Path, n_extra: int = 0) -> dict:
     D.write(root / "alice" / "97_demo.ipynb", student)
     D.write(root / "bob" / "97_demo.ipynb", student)          # byte-identical to alice's: both graded
     D.write(root / "carol" / "97_demo.ipynb", half)
-    D.write(root / "tmp_full.ipynb", solution)
+    D.write(root / "tmp_full.ipynb", D.student_copy(solution))
     submit(root / "tmp_full.ipynb", out=root, student="dave")
     (root / "tmp_full.ipynb").unlink()
     (root / "erin.ipynb").write_bytes(b'{"cells": [ {"cell_type": "code", "sou')
@@ -177,7 +177,7 @@ def test_feedback_escapes_student_controlled_text(tmp_path, cfg):
 
     body = "def relu(x):\n    raise ValueError('<script>alert(1)</script>')\n"
     nb = tmp_path / "97_x.ipynb"
-    D.write(nb, D.notebook(D.solution_cells(relu=body)))
+    D.write(nb, D.student_copy(D.notebook(D.solution_cells(relu=body))))
     z = submit(nb, out=tmp_path / "s", student="<img src=x onerror=alert(1)>")
     s = grade_batch(cfg, [z], tmp_path / "gb.sqlite", quiet=True)
     with Gradebook(tmp_path / "gb.sqlite") as book:

@@ -111,7 +111,7 @@ def _zip(entries: dict) -> bytes:
 
 def test_submit_zip_grades_like_the_notebook(tmp_path, cfg):
     nb = tmp_path / "97_demo.ipynb"
-    D.write(nb, D.notebook(D.solution_cells()))
+    D.write(nb, D.student_copy(D.notebook(D.solution_cells())))
     z = submit(nb, out=tmp_path / "submissions", student="ada")
     assert z.parent.name == "submissions" and z.name.startswith("ada_97_")
     with zipfile.ZipFile(z) as zf:

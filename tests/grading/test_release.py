@@ -63,7 +63,7 @@ def test_release_removes_solutions_hidden_tests_and_outputs(tmp_path):
     code = [c for c in out["cells"] if c["cell_type"] == "code"]
     assert all(c["outputs"] == [] and c["execution_count"] is None for c in code)
     for c in code:
-        ast.parse(c["source"])
+        ast.parse("\n".join("" if ln.startswith("%") else ln for ln in c["source"].split("\n")))
     quiz = next(c for c in code if c["metadata"].get("i2dl", {}).get("quiz"))
     assert ast.literal_eval(quiz["source"].split("=", 1)[1]) == {"q1": None, "q2": None, "q3": ""}
     meta = out["metadata"]["i2dl"]
@@ -72,6 +72,17 @@ def test_release_removes_solutions_hidden_tests_and_outputs(tmp_path):
     entry = manifest["files"]["97_demo.ipynb"]
     assert entry["sha256"] == sha256((tmp_path / "out" / "97_demo.ipynb").read_bytes())
     assert json.loads((tmp_path / "out" / "MANIFEST.json").read_text())["files"] == manifest["files"]
+
+
+def test_released_notebook_runs_to_its_end_and_ends_with_a_status_cell():
+    solution = D.notebook(D.solution_cells())
+    out, _ = release_notebook(D.dumps(solution), "97")
+    # no cell moves (feedback and tests refer to cells by number), the first code cell loads the guard
+    assert [c["metadata"].get("i2dl", {}).get("exercise") for c in out["cells"][2:5]] == ["relu", None, "affine"]
+    assert out["cells"][1]["source"].split("\n")[1] == "%load_ext i2dl_lab.grading.runall"
+    status = out["cells"][-1]
+    assert status["metadata"] == {"i2dl": {"status": True}} and status["id"] == "i2dl-status"
+    assert "notebook_status('97', ANSWERS, {'q1': 'tf', 'q2': 'tf', 'q3': 'mc'})" in status["source"]
 
 
 def test_exercise_metadata_survives_release(tmp_path):

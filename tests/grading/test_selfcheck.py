@@ -54,3 +54,59 @@ def test_unimplemented_function_is_reported_as_such(capsys):
 def test_unknown_exercise_lists_the_known_ones():
     with pytest.raises(ValueError, match="its exercises are: affine_forward"):
         self_check("03", "nope", np.maximum)
+
+
+def _notebook_history(monkeypatch, *cells):
+    """Pretend the kernel ran ``cells`` (the self-check reads the kernel's cell history)."""
+    from i2dl_lab.grading import selfcheck
+
+    monkeypatch.setattr(selfcheck, "_history", lambda: ["", *cells])
+    ns: dict = {}
+    for src in cells:
+        exec(src, ns)
+    return ns
+
+
+AFFINE_OWN = ("def affine_forward(x, w, b):\n"
+              "    out = x.reshape(x.shape[0], -1) @ w + b\n"
+              "    return out, (x, w, b)\n")
+
+
+def test_wrapper_of_the_reference_fails_the_self_check_as_at_grading(monkeypatch, capsys):
+    ns = _notebook_history(monkeypatch, "import numpy as np\nfrom i2dl_lab.nn import functional as F\n",
+                           "def affine_forward(x, w, b):\n    return F.affine_forward(x, w, b)\n")
+    res = self_check("03", "affine_forward", ns["affine_forward"], raise_on_fail=False)
+    out = capsys.readouterr().out
+    assert not res and "the grader would score this exercise 0" in out
+    assert "uses the library's reference `F.affine_forward`" in out
+
+
+def test_helper_from_another_cell_fails_here_not_only_at_grading(monkeypatch, capsys):
+    ns = _notebook_history(monkeypatch, "import numpy as np\n",
+                           "def flat(x):\n    return x.reshape(x.shape[0], -1)\n",
+                           "def affine_forward(x, w, b):\n    return flat(x) @ w + b, (x, w, b)\n")
+    res = self_check("03", "affine_forward", ns["affine_forward"], raise_on_fail=False)
+    out = capsys.readouterr().out
+    assert not res and "NameError: name 'flat' is not defined" in out
+    assert "define what the function uses in its exercise cell" in out
+
+
+def test_own_code_passes_when_rebuilt_as_the_grader_does(monkeypatch, capsys):
+    ns = _notebook_history(monkeypatch, "import numpy as np\n", AFFINE_OWN)
+    assert self_check("03", "affine_forward", ns["affine_forward"])
+
+
+def test_outputs_are_named_as_the_reference_names_them(capsys):
+    ex = get_exercise("03", "affine_backward")
+    from i2dl_lab.grading.selfcheck import output_names
+
+    assert output_names(ex) == ("dx", "dw", "db")
+
+    def wrong_db(dout, cache):
+        dx, dw, db = ex.reference(dout, cache)
+        return dx, dw, db + 1.0
+
+    self_check("03", "affine_backward", wrong_db, raise_on_fail=False)
+    out = capsys.readouterr().out
+    assert "FAILED - db: values differ" in out and "output[2]" not in out
+    assert "np.float64" not in out

@@ -1,0 +1,55 @@
+"""Hand-in: only released notebooks, the student id asked for once and kept in the workspace."""
+
+import json
+import zipfile
+
+import pytest
+
+from i2dl_lab import cli
+from i2dl_lab.grading.notebook import SubmissionError
+from i2dl_lab.grading.release import release_notebook
+from i2dl_lab.grading.submit import submit
+from i2dl_lab.workspace import init_workspace, read_record
+
+from .fixtures import demo_lab as D  # noqa: N812 - short alias used throughout
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    rel = tmp_path / "release"
+    rel.mkdir()
+    nb, _ = release_notebook(D.dumps(D.notebook(D.solution_cells())), "97")
+    D.write(rel / "97_demo.ipynb", nb)
+    init_workspace(tmp_path / "ws", rel)
+    return tmp_path / "ws"
+
+
+def test_solution_notebook_is_refused_with_a_clear_message(tmp_path, capsys):
+    nb = D.write(tmp_path / "97_demo.ipynb", D.notebook(D.solution_cells(), kind="solution"))
+    with pytest.raises(SubmissionError, match="not a notebook from the student release"):
+        submit(nb, out=tmp_path / "s", student="ada")
+    assert cli.main(["submit", str(nb), "--student", "ada", "--out", str(tmp_path / "s")]) == 2
+    assert "such as a solution notebook from labs/" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+def test_solution_blocks_pasted_into_a_released_notebook_are_refused(tmp_path):
+    nb = D.notebook(D.solution_cells(), kind="student")
+    with pytest.raises(SubmissionError, match="still holds solution blocks"):
+        submit(D.write(tmp_path / "97_demo.ipynb", nb), out=tmp_path / "s", student="ada")
+
+
+def test_student_id_is_asked_once_and_kept_in_the_workspace(workspace, monkeypatch):
+    monkeypatch.delenv("I2DL_STUDENT", raising=False)
+    nb = workspace / "97_demo.ipynb"
+    with pytest.raises(SubmissionError, match="pass your student id once with --student"):
+        submit(nb)
+    first = submit(nb, student="ada42")
+    assert read_record(workspace)["student"] == "ada42"
+    assert first.parent == workspace / "submissions" and first.name.startswith("ada42_97_")
+    second = submit(nb)  # no --student: the workspace knows
+    with zipfile.ZipFile(second) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    assert manifest["student"] == "ada42" and manifest["release_version"]
+    with pytest.raises(SubmissionError, match="belongs to 'ada42'"):
+        submit(nb, student="bob")
