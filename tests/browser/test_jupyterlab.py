@@ -179,3 +179,110 @@ def test_lab04_runs_in_jupyterlab_and_slider_redraws_plot(jupyterlab, tmp_path):
     assert after != before, "moving the slider did not change any plot"
     assert state["errors"] == [], f"cells raised errors after the slider moved: {state['errors']}"
     assert shot.stat().st_size > 10_000
+
+
+@pytest.fixture
+def workspace_lab(tmp_path):
+    """`i2dl-lab lab` as a student gets it: a workspace made by init, JupyterLab started with the
+    command line and environment of :func:`i2dl_lab.workspace.lab_command`; yields (url, token, ws)."""
+    from i2dl_lab.workspace import init_workspace, lab_command
+
+    _require_browser()
+    ws = tmp_path / "ws"
+    init_workspace(ws)
+    port, token = _free_port(), secrets.token_hex(16)
+    cmd, env = lab_command(ws, ws / ".i2dl" / "jupyter", [
+        "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
+        "--LabApp.expose_app_in_browser=True"])
+    env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
+               JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-ws"))
+    env.pop("CI", None)
+    log = open(tmp_path / "jupyterlab.log", "w")
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
+                break
+            except OSError as exc:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'jupyterlab.log').read_text()}") \
+                        from exc
+                time.sleep(0.5)
+        yield url, token, ws
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+_STATE_OF_OPEN_NOTEBOOK = """() => {
+  const w = window.jupyterapp.shell.currentWidget;
+  return {dirty: w.context.model.dirty,
+          toasts: document.querySelectorAll('.Toastify__toast').length,
+          text: [...document.querySelectorAll('.jp-OutputArea-output')].map(e => e.textContent).join('\\n')};
+}"""
+
+
+def test_released_lab_in_a_workspace_opens_clean_runs_all_and_has_the_course_in_terminals(workspace_lab, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    url, token, ws = workspace_lab
+    name = "04_optimizers.ipynb"
+    original = (ws / name).read_bytes()
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(120_000)
+        page.goto(f"{url}/lab/tree/{name}?token={token}")
+        page.wait_for_function(
+            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+            " && window.jupyterapp.shell.currentWidget.sessionContext"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
+        )
+        page.wait_for_timeout(3000)  # a news toast or a silent upgrade of the file would have shown by now
+        opened = page.evaluate(_STATE_OF_OPEN_NOTEBOOK)
+        assert opened["dirty"] is False, "the released notebook opened as modified"
+        assert opened["toasts"] == 0, "a notification (Jupyter news?) covers the notebook"
+
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        page.wait_for_function(
+            f"() => {{ const s = ({_CELL_STATE})(); return s.unexecuted === 0 && s.running === 0 && s.busy === 'idle'"
+            " || s.errors.length > 0; }",
+            timeout=300_000,
+        )
+        state = page.evaluate(_CELL_STATE)
+        assert state["errors"] == [], f"Run All stopped on errors: {state['errors']}"
+        text = page.evaluate(_STATE_OF_OPEN_NOTEBOOK)["text"]
+        assert "needs `sgd_momentum`, which is not written yet" in text
+        assert "unfinished exercises: sgd_momentum, nesterov, adagrad, rmsprop, adam" in text
+        slider = page.locator(".widget-slider .noUi-handle, .widget-hslider .noUi-handle").first
+        slider.scroll_into_view_if_needed()
+        slider.wait_for(state="visible")  # the slider needs no exercise: it is there at once
+        page.screenshot(path=str(tmp_path / "workspace_lab04.png"), full_page=False)
+
+        page.evaluate("() => window.jupyterapp.commands.execute('terminal:create-new')")
+        term = page.locator(".jp-Terminal .xterm-helper-textarea").first
+        term.wait_for(state="attached")
+        page.wait_for_timeout(2000)
+        term.focus()
+        page.keyboard.type("command -v i2dl-lab > which.txt; i2dl-lab --version >> which.txt\n")
+        deadline = time.monotonic() + 60
+        while not (ws / "which.txt").exists() or "i2dl-lab " not in (ws / "which.txt").read_text():
+            assert time.monotonic() < deadline, "the terminal did not run the command"
+            page.wait_for_timeout(500)
+        browser.close()
+    found = (ws / "which.txt").read_text().splitlines()
+    assert found[0] == str(Path(sys.executable).parent / "i2dl-lab"), found
+    assert (ws / name).read_bytes() == original  # nothing was saved over the student's file
