@@ -8,6 +8,8 @@ arrive, so an interrupted batch keeps everything graded so far and a rerun skips
 
 from __future__ import annotations
 
+import datetime as _dt
+import os
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -17,8 +19,8 @@ from ..progress import progress
 from .feedback import write_report
 from .gradebook import Gradebook
 from .grader import LabConfig, grade_bytes, student_for
-from .notebook import MAX_NOTEBOOK_BYTES, SubmissionError, read_zip, sha256
-from .protocol import GradeResult
+from .notebook import MAX_NOTEBOOK_BYTES, sha256
+from .protocol import GradeResult, safe_text
 
 
 @dataclass
@@ -29,6 +31,7 @@ class Item:
     name: str
     sha256: str
     student: str
+    submitted_at: str | None = None
 
     @property
     def data(self) -> bytes:
@@ -53,37 +56,31 @@ class BatchSummary:
                 f"skipped (already in the gradebook) in {self.seconds:.1f} s; mean {mean:.2f} s per submission")
 
 
-def collect(paths) -> list[Path]:
-    """Notebooks and zips named in ``paths`` (folders are searched recursively)."""
+def collect(paths) -> list[tuple[Path, Path | None]]:
+    """Notebooks and zips named in ``paths`` (folders are searched recursively), each with its folder."""
     out = []
     for p in map(Path, paths):
         if p.is_dir():
-            out.extend(sorted(f for f in p.rglob("*") if f.suffix in (".ipynb", ".zip") and f.is_file()
-                              and ".ipynb_checkpoints" not in f.parts))
+            out.extend((f, p) for f in sorted(p.rglob("*")) if f.suffix in (".ipynb", ".zip") and f.is_file()
+                       and ".ipynb_checkpoints" not in f.parts)
         elif p.exists():
-            out.append(p)
+            out.append((p, None))
         else:
             raise FileNotFoundError(f"no such submission: {p}")
     seen, uniq = set(), []
-    for p in out:
+    for p, root in out:
         if p.resolve() not in seen:
             seen.add(p.resolve())
-            uniq.append(p)
+            uniq.append((p, root))
     return uniq
 
 
-def identify(path: Path, lab: str) -> Item:
+def identify(path: Path, lab: str, root: Path | None = None) -> Item:
+    """The submission at ``path``: its sha256, its student (folder or name) and its time (the file's)."""
     with open(path, "rb") as fh:
         data = fh.read(4 * MAX_NOTEBOOK_BYTES + 1)
-    manifest_student = None
-    if data[:4] == b"PK\x03\x04" or path.suffix == ".zip":
-        try:
-            _, manifest = read_zip(data, path.name)
-            s = manifest.get("student")
-            manifest_student = str(s)[:200] if isinstance(s, (str, int)) and str(s) else None
-        except SubmissionError:
-            pass
-    return Item(str(path), path.name, sha256(data), student_for(path, lab, manifest_student))
+    mtime = _dt.datetime.fromtimestamp(os.stat(path).st_mtime, _dt.timezone.utc).isoformat(timespec="seconds")
+    return Item(str(path), safe_text(path.name, 255), sha256(data), student_for(path, lab, root), mtime)
 
 
 def grade_task(name: str, data: bytes, cfg: LabConfig) -> GradeResult:
@@ -98,8 +95,8 @@ class _Recorder:
         self.book, self.cfg, self.summary, self.bar, self.feedback_dir = book, cfg, summary, bar, feedback_dir
 
     def __call__(self, item: Item, result: GradeResult) -> None:
-        result.student = item.student
-        result.file = item.path
+        result.student, result.submitted_at = item.student, item.submitted_at
+        result.file = safe_text(item.path, 1000)
         self.book.record(result)
         if self.feedback_dir is not None:
             try:
@@ -137,8 +134,8 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
     cfg = _hidden_from_children(cfg, paths, db, feedback_dir)
     with Gradebook(db) as book:
         todo = []
-        for f in files:
-            item = identify(f, cfg.lab)
+        for f, root in files:
+            item = identify(f, cfg.lab, root)
             if not force and book.has(cfg.lab, item.sha256, item.student):
                 summary.skipped += 1
             else:

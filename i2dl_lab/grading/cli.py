@@ -47,7 +47,7 @@ def cmd_submit(args) -> int:
 
 def cmd_grade(args) -> int:
     from .batch import grade_batch
-    from .grader import normalize_lab, resolve_lab, resolve_secret
+    from .grader import create_key_file, normalize_lab, resolve_lab, resolve_secret
 
     if args.dask:
         import importlib.util
@@ -57,10 +57,16 @@ def cmd_grade(args) -> int:
                   "install the extra: pip install 'i2dl-lab[dask]'", file=sys.stderr)
             return 2
     args.lab = normalize_lab(args.lab)
-    secret, origin = resolve_secret(args.secret, args.key_file)
+    if args.key_file and not os.path.exists(args.key_file):
+        secret, origin = create_key_file(args.key_file)
+        print(f"note: created the grading key {origin} (mode 600); keep it: regrading needs the same key",
+              file=sys.stderr)
+    else:
+        secret, origin = resolve_secret(args.secret, args.key_file)
     if origin.startswith("default"):
-        print("warning: no grading secret set (--secret, $I2DL_GRADING_SECRET or a key file); using the public "
-              "default key", file=sys.stderr)
+        secret, origin = create_key_file()
+        print(f"note: no grading secret was set; created the grading key {origin} (mode 600), so hidden inputs "
+              "do not follow from public material; keep it: regrading needs the same key", file=sys.stderr)
     elif os.path.isfile(origin) and os.stat(origin).st_mode & (stat.S_IROTH | stat.S_IRGRP):
         print(f"warning: the key file {origin} is readable by other users; chmod 600 it", file=sys.stderr)
     cfg = resolve_lab(args.lab, spec=args.spec, source=args.source, secret=secret, limits=_limits(args))
@@ -76,14 +82,20 @@ def cmd_grade(args) -> int:
 
 def cmd_grades(args) -> int:
     from .gradebook import Gradebook
+    from .protocol import safe_text
 
     with Gradebook(args.db) as book:
         if args.csv:
-            n = book.export_csv(args.csv, args.lab)
+            n = book.export_csv(args.csv, args.lab, args.policy)
             print(f"wrote {n} rows to {args.csv}")
-        else:
-            for r in book.latest(args.lab):
-                print(f"{r['student']:<24} lab {r['lab']}  {r['score']:7.2f} / {r['max_score']:<6g} {r['status']}")
+            return 0
+        for r in book.latest(args.lab, args.policy):
+            # everything printed passes safe_text: no terminal escape sequence from a submission reaches the screen
+            line = (f"{safe_text(r['student'], 40):<24} lab {r['lab']}  {r['score']:7.2f} / {r['max_score']:<6g} "
+                    f"{r['status']:<8} {r['submissions']} submission(s), {r['rejected']} rejected")
+            if r["status"] != "graded":
+                line += f"; {safe_text(r['message'], 160).splitlines()[0] if r['message'] else ''}"
+            print(line)
     return 0
 
 
@@ -139,6 +151,8 @@ def register(subparsers) -> None:
     p.add_argument("--db", required=True)
     p.add_argument("--csv", default=None, metavar="FILE", help="write one row per student and lab")
     p.add_argument("--lab", default=None)
+    p.add_argument("--policy", choices=["latest", "best"], default="latest",
+                   help="which submission counts when a student handed in several (default: the latest)")
     p.set_defaults(func=_guard(cmd_grades), command="grades")
 
 

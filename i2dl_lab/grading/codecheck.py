@@ -11,20 +11,32 @@ they need. Before that, each exercise cell is parsed and checked:
   ``eval``, ``compile``, ``sys.modules``, strings naming ``i2dl_lab``), which would hide
   such a use from this check.
 
+* a NumPy-only exercise (every backward pass, see ``Exercise.numpy_only``) may not import or
+  name torch: torch's autograd would compute the backward pass the student is asked to
+  derive, so such an exercise scores zero.
+
 A violation scores zero for that exercise with a message saying which line did what. The
-child process adds a run-time guard for what static checks cannot see (the reference
-objects are replaced by tripwires there).
+child adds run-time guards for what static checks cannot see (see :mod:`.sandbox.execute`).
+
+Cost: every check is one pass over the cell's syntax tree, and only cells that can matter
+are parsed (exercise cells, cells with import lines, cells that define a graded name). A
+code cell larger than :data:`MAX_CELL_BYTES` is never parsed: as an exercise cell it scores
+zero, elsewhere it is ignored. A 20 MB notebook (the size limit) is planned in seconds.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass, field
 
 from .notebook import Cell
 
 LIBRARY = "i2dl_lab"
 _DYNAMIC_NAMES = {"__import__", "importlib", "exec", "eval", "compile", "__builtins__", "__loader__"}
+#: Largest code cell the grader parses (characters); exercise cells are a few kilobytes.
+MAX_CELL_BYTES = 256 * 1024
+_IMPORT_LINE = re.compile(r"^(import|from)\s", re.M)
 
 
 @dataclass
@@ -42,10 +54,24 @@ class Plan:
 
 
 def _parse(src: str) -> ast.Module | None:
+    if len(src) > MAX_CELL_BYTES:
+        return None
     try:
         return ast.parse(src)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+
+
+class _Trees(dict):
+    """Cell index -> syntax tree (None when unparsable or too large), parsed on first use."""
+
+    def __init__(self, code: list[Cell]):
+        super().__init__()
+        self.cells = {c.index: c for c in code}
+
+    def __missing__(self, idx: int):
+        tree = self[idx] = _parse(_strip_magics(self.cells[idx].source))
+        return tree
 
 
 def _strip_magics(src: str) -> str:
@@ -96,8 +122,13 @@ def _lib_aliases(trees) -> tuple[set[str], dict[str, str]]:
     return mods, objs
 
 
-def check_cell(tree: ast.Module, graded: set[str], mods: set[str], objs: dict[str, str]) -> str | None:
-    """Why this exercise cell may not be graded, or None. ``graded``: every graded name of the lab."""
+def check_cell(tree: ast.Module, graded: set[str], mods: set[str], objs: dict[str, str],
+               torch_allowed: bool = True) -> str | None:
+    """Why this exercise cell may not be graded, or None. ``graded``: every graded name of the lab.
+
+    One pass over the tree: the cost grows with the cell's size only.
+    """
+    local = _local_defs(tree)
     for n in ast.walk(tree):
         line = getattr(n, "lineno", "?")
         if isinstance(n, ast.ImportFrom) and _is_lib(n.module):
@@ -110,7 +141,7 @@ def check_cell(tree: ast.Module, graded: set[str], mods: set[str], objs: dict[st
         if isinstance(n, ast.Attribute) and n.attr in graded and (_root(n) in mods or _root(n) in objs):
             return (f"line {line}: uses the library's reference `{ast.unparse(n)}`; graded functions must be "
                     "your own code")
-        if isinstance(n, ast.Name) and n.id in objs and objs[n.id] in graded and n.id not in _local_defs(tree):
+        if isinstance(n, ast.Name) and n.id in objs and objs[n.id] in graded and n.id not in local:
             return f"line {line}: uses the library's reference `{objs[n.id]}` (imported as `{n.id}`)"
         if isinstance(n, ast.Name) and n.id in _DYNAMIC_NAMES:
             return (f"line {line}: uses `{n.id}`; exercise cells may not import or evaluate code dynamically "
@@ -120,6 +151,9 @@ def check_cell(tree: ast.Module, graded: set[str], mods: set[str], objs: dict[st
                 [a.name for a in n.names]
             if any(x.split(".")[0] in ("importlib", "builtins") for x in names):
                 return f"line {line}: imports importlib/builtins; exercise cells may not import code dynamically"
+            if not torch_allowed and any(x.split(".")[0] == "torch" for x in names):
+                return (f"line {line}: imports torch; this exercise is NumPy only: torch's autograd would do the "
+                        "work it asks for")
         if isinstance(n, ast.Attribute) and n.attr == "modules" and _root(n) == "sys":
             return f"line {line}: uses `sys.modules`; exercise cells may not reach modules dynamically"
         if isinstance(n, ast.Constant) and isinstance(n.value, str) and LIBRARY in n.value:
@@ -153,7 +187,9 @@ def _cells_of(out: Plan, ex, cs: list[Cell], code: list[Cell], trees: dict) -> l
     """The cells graded for ``ex`` (none if it scores zero statically)."""
     notes = out.notes.setdefault(ex.id, [])
     if not cs:
-        cand = [c for c in code if trees[c.index] is not None and _defines(trees[c.index], ex.function)]
+        named = re.compile(rf"^(async\s+def|def|class)\s+{re.escape(ex.function)}\b", re.M)
+        cand = [c for c in code if named.search(c.source) and trees[c.index] is not None
+                and _defines(trees[c.index], ex.function)]
         if not cand:
             out.zero[ex.id] = (f"no exercise cell for '{ex.id}': expected a code cell that defines "
                                f"`{ex.function}` (was the cell deleted?)")
@@ -164,6 +200,11 @@ def _cells_of(out: Plan, ex, cs: list[Cell], code: list[Cell], trees: dict) -> l
     elif len(cs) > 1:
         notes.append(f"{len(cs)} cells carry exercise id '{ex.id}' (cells {', '.join(str(c.index) for c in cs)}); "
                      "all run in order, so the last definition counts, as when running the notebook")
+    big = [c for c in cs if len(c.source) > MAX_CELL_BYTES]
+    if big:
+        out.zero[ex.id] = (f"the exercise cell {big[0].index} holds {len(big[0].source)} characters; the grader "
+                           f"reads exercise cells of at most {MAX_CELL_BYTES}")
+        return []
     bad = [c for c in cs if trees[c.index] is None]
     if bad:
         out.zero[ex.id] = f"the exercise cell {bad[0].index} has a syntax error ({_syntax_error(bad[0].source)})"
@@ -191,7 +232,7 @@ def _import_units(code: list[Cell], trees: dict, ex_cells: dict, graded: set[str
     used = set().union(*(_used_names(t) for t in ex_trees)) if ex_trees else set()
     units = []
     for c in code:
-        if c.index in ex_cells or trees[c.index] is None:
+        if c.index in ex_cells or not _IMPORT_LINE.search(c.source) or trees[c.index] is None:
             continue
         for stmt in trees[c.index].body:
             if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
@@ -206,19 +247,45 @@ def _import_units(code: list[Cell], trees: dict, ex_cells: dict, graded: set[str
     return units
 
 
+def _torch_names(units: list[dict]) -> set[str]:
+    """Names that import lines of other cells bind to torch or a part of it."""
+    out = set()
+    for u in units:
+        stmt = ast.parse(u["source"]).body[0]
+        if isinstance(stmt, ast.ImportFrom):
+            if (stmt.module or "").split(".")[0] == "torch":
+                out |= _bound_names(stmt)
+            continue
+        out |= {a.asname or a.name.split(".")[0] for a in stmt.names if a.name.split(".")[0] == "torch"}
+    return out
+
+
+def _uses(tree: ast.Module, names: set[str]) -> str | None:
+    for n in ast.walk(tree):
+        name = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
+        if name in names:
+            return (f"line {n.lineno}: uses torch (`{name}`); this exercise is NumPy only: torch's autograd would "
+                    "do the work it asks for")
+    return None
+
+
 def plan(cells: list[Cell], exercises) -> Plan:
     """Decide which code runs in the child and which exercises score zero statically."""
     out = Plan()
     code = [c for c in cells if c.cell_type == "code"]
-    trees: dict[int, ast.Module | None] = {c.index: _parse(_strip_magics(c.source)) for c in code}
+    trees = _Trees(code)
     graded = {ex.function for ex in exercises}
     ex_cells = _exercise_cells(out, code, trees, exercises)
     import_units = _import_units(code, trees, ex_cells, graded)
     mods, objs = _lib_aliases([trees[i] for i in ex_cells] + [ast.parse(u["source"]) for u in import_units])
+    torch_names = _torch_names(import_units) | {"torch"}
+    numpy_only = {ex.id for ex in exercises if getattr(ex, "forbids_torch", False)}
     for idx, ex_id in list(ex_cells.items()):
         if ex_id in out.zero:
             continue
-        why = check_cell(trees[idx], graded, mods, objs)
+        why = check_cell(trees[idx], graded, mods, objs, ex_id not in numpy_only)
+        if why is None and ex_id in numpy_only:
+            why = _uses(trees[idx], torch_names)
         if why:
             out.zero[ex_id] = f"cell {idx}: {why}; scored 0"
     units = import_units + [{"kind": "exercise", "ex": ex_cells[i], "cell": i,
@@ -236,6 +303,10 @@ def read_answers(cells: list[Cell]) -> tuple[dict, list[str]]:
         quiz = [c for c in cells if c.cell_type == "code" and "ANSWERS" in c.source]
     answers: dict = {}
     for c in quiz:
+        if len(c.source) > MAX_CELL_BYTES:
+            notes.append(f"the quiz cell {c.index} is larger than {MAX_CELL_BYTES} characters; its answers count "
+                         "as blank")
+            continue
         tree = _parse(_strip_magics(c.source))
         if tree is None:
             notes.append(f"the quiz cell {c.index} has a syntax error; its answers count as blank")

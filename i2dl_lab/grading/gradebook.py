@@ -15,7 +15,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .protocol import GradeResult
+from .protocol import GradeResult, safe_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -38,13 +38,18 @@ class Gradebook:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        fresh = not self.path.exists()
+        # Grades are private from the first byte: the file is created 0600 before SQLite opens it,
+        # and SQLite gives its -wal and -shm files the database file's permissions.
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            for f in (self.path, Path(f"{self.path}-wal"), Path(f"{self.path}-shm")):
+                if f.exists() and f.stat().st_mode & 0o077:
+                    os.chmod(f, 0o600)
         self.conn = sqlite3.connect(str(self.path), timeout=30, isolation_level=None)
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=FULL")
         self.conn.executescript(SCHEMA)
-        if fresh:  # grades are private: only the instructor's account may read them
-            os.chmod(self.path, 0o600)
 
     def close(self) -> None:
         self.conn.close()
@@ -91,37 +96,68 @@ class Gradebook:
                                 (lab, sha, student)).fetchone()
         return GradeResult.from_dict(json.loads(row[0])) if row else None
 
-    def latest(self, lab: str | None = None) -> list[dict]:
-        """One row per (student, lab): the most recently submitted (then graded) submission."""
-        best: dict[tuple, dict] = {}
+    def latest(self, lab: str | None = None, policy: str = "latest") -> list[dict]:
+        """One row per (student, lab), chosen by ``policy``, with per-exercise points and counts.
+
+        ``policy="latest"``: the most recently handed-in submission (the file's time, then the
+        grading time); ``"best"``: the highest-scoring graded one (a rejected one only if there
+        is nothing else). Each row also says how many submissions the student made
+        (``submissions``) and how many were rejected (``rejected``).
+        """
+        if policy not in POLICIES:
+            raise ValueError(f"resubmission policy must be one of {', '.join(POLICIES)}, got {policy!r}")
+        groups: dict[tuple, list[dict]] = {}
         for r in self.rows(lab):
-            k = (r["student"], r["lab"])
-            rank = (r["submitted_at"] or "", r["graded_at"])
-            if k not in best or rank > (best[k]["submitted_at"] or "", best[k]["graded_at"]):
-                best[k] = r
+            groups.setdefault((r["student"], r["lab"]), []).append(r)
         out = []
-        for k in sorted(best):
-            r = dict(best[k])
+        for k in sorted(groups):
+            subs = groups[k]
+            r = dict(max(subs, key=POLICIES[policy]))
+            r["submissions"] = len(subs)
+            r["rejected"] = sum(s["status"] == "rejected" for s in subs)
             r["exercises"] = {e: p for e, p in self.conn.execute(
                 "SELECT exercise, points FROM exercise_scores WHERE lab=? AND sha256=? AND student=? ORDER BY rowid",
                 (r["lab"], r["sha256"], r["student"]))}
             out.append(r)
         return out
 
-    def export_csv(self, path: str | Path, lab: str | None = None) -> int:
-        """Write one row per student and lab with per-exercise points; returns the row count."""
-        rows = self.latest(lab)
+    def export_csv(self, path: str | Path, lab: str | None = None, policy: str = "latest") -> int:
+        """Write one row per student and lab with per-exercise points; returns the row count.
+
+        Every text cell is neutralised for spreadsheets (:func:`csv_cell`).
+        """
+        rows = self.latest(lab, policy)
         ex_cols = []
         for r in rows:
             for e in r["exercises"]:
                 col = f"{r['lab']}:{e}"
                 if col not in ex_cols:
                     ex_cols.append(col)
-        fields = ["student", "lab", "score", "max_score", "status", "submitted_at", "graded_at", "file", "sha256"]
+        fields = ["student", "lab", "score", "max_score", "status", "submitted_at", "graded_at", "file", "sha256",
+                  "submissions", "rejected"]
         with open(path, "w", newline="", encoding="utf-8") as fh:
             w = csv.writer(fh)
-            w.writerow(fields + ex_cols)
+            w.writerow([csv_cell(c) for c in fields + ex_cols])
             for r in rows:
                 per = {f"{r['lab']}:{e}": p for e, p in r["exercises"].items()}
-                w.writerow([r[f] for f in fields] + [per.get(c, "") for c in ex_cols])
+                w.writerow([csv_cell(r[f]) for f in fields] + [per.get(c, "") for c in ex_cols])
         return len(rows)
+
+
+#: How ``latest`` picks one submission per student: sort keys, the largest wins.
+POLICIES = {
+    "latest": lambda r: (r["submitted_at"] or "", r["graded_at"]),
+    "best": lambda r: (r["status"] == "graded", r["score"], r["submitted_at"] or ""),
+}
+
+
+def csv_cell(value):
+    """A value safe to open in a spreadsheet: text that a spreadsheet would run as a formula is quoted.
+
+    >>> csv_cell("=HYPERLINK(\"http://x\")"), csv_cell("-1+2"), csv_cell(3.5), csv_cell("ada")
+    ('\'=HYPERLINK("http://x")', "'-1+2", 3.5, 'ada')
+    """
+    if not isinstance(value, str):
+        return value
+    value = safe_text(value, 1000)
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r", "|", "%") else value

@@ -45,6 +45,7 @@ from .protocol import (
     Start,
     Task,
     Unit,
+    exception_name,
     safe_text,
 )
 from .sandbox import Limits, run_child
@@ -86,6 +87,23 @@ def resolve_secret(secret: str | None = None, key_file: str | None = None) -> tu
     if path.is_file():
         return path.read_bytes().strip(), str(path.resolve())
     return DEFAULT_SECRET, "default (public) key"
+
+
+def create_key_file(path: str | os.PathLike | None = None) -> tuple[bytes, str]:
+    """Write a fresh random grading secret to ``path`` (default: the standard key file), private from creation.
+
+    ``grade`` calls this when no secret is configured, so hidden inputs never follow from the
+    public :data:`DEFAULT_SECRET`. Keep the file: regrading with another key draws other inputs.
+    """
+    import secrets
+
+    path = Path(path or os.environ.get(KEY_FILE_ENV) or DEFAULT_KEY_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_hex(32).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(key + b"\n")
+    return key, str(path.resolve())
 
 
 _SPECS: dict[str, object] = {}
@@ -168,15 +186,28 @@ def case_seed(secret: bytes, lab: str, ex_id: str, nb_sha: str) -> int:
 
 
 # ---------------------------------------------------------------- student-safe feedback
+def _type_name(name: str) -> str:
+    """The type of a non-plain answer as feedback may name it: built-in and library types only."""
+    import builtins
+
+    root = name.split(".")[0]
+    if (name.isidentifier() and isinstance(getattr(builtins, name, None), type)) or root in ("numpy", "torch"):
+        return repr(name[:80])
+    return "an object of a class defined in the notebook"
+
+
 def safe_feedback(expected, got) -> str:
     """What went wrong, without values of hidden inputs or expected outputs."""
     if isinstance(got, wire.Unsupported):
-        return f"returned {got.type_name!r}, which is not plain data (numbers, arrays, tuples)"
+        return f"returned {_type_name(got.type_name)}, which is not plain data (numbers, arrays, tuples)"
     if isinstance(expected, dict):
         if not isinstance(got, dict):
             return f"expected a dict, got {type(got).__name__}"
         if set(got) != set(expected):
-            return f"expected a dict with keys {sorted(map(str, expected))}, got keys {sorted(map(str, got))}"
+            # the expected keys come from the reference; the student's own keys are never echoed
+            lacking = sorted(map(str, set(expected) - set(got)))
+            return (f"expected a dict with keys {sorted(map(str, expected))}, got {len(got)} key(s)"
+                    + (f"; missing {lacking}" if lacking else "; some keys are not expected"))
         for k in expected:
             msg = safe_feedback(expected[k], got[k])
             if msg:
@@ -225,7 +256,11 @@ def _max_score(exercises, cfg: LabConfig) -> float:
 
 
 def _check_lab(sub, name: str, cfg: LabConfig, result: GradeResult) -> None:
-    """Reject a notebook of another lab; note one that carries no lab id."""
+    """Reject a notebook of another lab; note one that carries no lab id and what a manifest claims."""
+    if sub.student or sub.submitted_at:
+        result.notes.append(f"the zip's manifest names student {safe_text(sub.student, 100)!r} and time "
+                            f"{safe_text(sub.submitted_at, 64)!r}; identity and time come from the folder and file "
+                            "the instructor collected, not from the manifest")
     nb_lab = sub.lab_meta.get("lab")
     try:
         nb_lab = normalize_lab(nb_lab) if nb_lab is not None else None
@@ -250,26 +285,35 @@ def _grade_quiz(sub, cfg: LabConfig) -> ExerciseResult:
                           points=per_q[q]) for q in per_q])
 
 
+def _clamped(result: GradeResult) -> float:
+    """The submission's score: the sum of its parts, kept within [0, max_score]."""
+    total = round(sum(e.points for e in result.exercises), 6)
+    score = min(max(total, 0.0), result.max_score)
+    if score != total:
+        result.notes.append(f"the parts add up to {total:g} points; the score is kept within [0, "
+                            f"{result.max_score:g}]")
+    return score
+
+
 def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> GradeResult:
     """Grade one submission given as bytes; never raises for anything the submission does."""
     t0 = time.monotonic()
-    result = GradeResult(file=name, sha256=sha256(data), lab=cfg.lab, grader_version=GRADER_VERSION,
+    result = GradeResult(file=safe_text(name, 1000), sha256=sha256(data), lab=cfg.lab, grader_version=GRADER_VERSION,
                          lab_version=cfg.lab_version)
     try:
         exercises = list(load_spec(cfg.spec).EXERCISES)
         result.max_score = _max_score(exercises, cfg)
         try:
             sub = load_submission(data, name)
-            result.student, result.submitted_at = sub.student, sub.submitted_at
             _check_lab(sub, name, cfg, result)
         except SubmissionError as exc:
-            result.status, result.message = "rejected", str(exc)
-            result.exercises = [replace(_exercise_entry(ex), message=str(exc)) for ex in exercises]
+            result.status, result.message = "rejected", safe_text(exc)
+            result.exercises = [replace(_exercise_entry(ex), message=result.message) for ex in exercises]
             return result
         _Session(sub, exercises, cfg, result).grade()
         if cfg.quiz_key:
             result.exercises.append(_grade_quiz(sub, cfg))
-        result.score = round(sum(e.points for e in result.exercises), 6)
+        result.score = _clamped(result)
     except Exception:  # noqa: BLE001 - a grader bug is recorded for this submission, the batch goes on
         result.status, result.message = "error", "internal grading error:\n" + traceback.format_exc()[-4000:]
     finally:
@@ -294,6 +338,7 @@ class _Session:
         self.cases: dict[str, list] = {}
         self.expected: dict[str, list] = {}
         self.to_run = [ex for ex in exercises if self._prepare(ex)]
+        self.fn = {ex.id: ex.function for ex in exercises}
         self.got: dict[str, dict[int, CaseOutcome]] = {ex.id: {} for ex in self.to_run}
         self.charged: dict[str, str] = {}
         self.missing: dict[str, str] = {}
@@ -370,12 +415,12 @@ class _Session:
                 where.update(cell=msg.cell, cell_ex=msg.ex)
             elif isinstance(msg, Loaded):
                 if msg.errors:
-                    self.load_errors.setdefault(msg.cell, [safe_text(e, 400) for e in msg.errors[:5]])
+                    self.load_errors.setdefault(msg.cell, [_load_error(e) for e in msg.errors[:5]])
                 where.update(cell=None, cell_ex=None)
             elif isinstance(msg, Start) and msg.ex in ids:
                 where["ex"] = msg.ex
             elif isinstance(msg, Missing) and msg.ex in ids:
-                self.missing.setdefault(msg.ex, safe_text(msg.why, 300))
+                self.missing.setdefault(msg.ex, _missing(self.fn[msg.ex], msg.reason))
                 ended.add(msg.ex)
             elif isinstance(msg, End) and msg.ex in ids:
                 ended.add(msg.ex)
@@ -424,13 +469,26 @@ class _Session:
             entry.message = f"all {n} hidden cases passed" if passed == n else f"{passed} of {n} hidden cases passed"
 
 
+def _missing(fn: str, reason: str) -> str:
+    return {"undefined": f"`{fn}` is not defined after running the exercise cell",
+            "class": f"`{fn}` is not a class defined in the notebook (it comes from a module)",
+            }.get(reason, f"`{fn}` is not a function defined in the notebook (it comes from a module)")
+
+
+def _load_error(err) -> str:
+    """One statement that raised while a cell was defined, as feedback may show it: line and built-in type."""
+    line, kind = (err[0], err[1]) if isinstance(err, list) and len(err) >= 2 else (0, "")
+    where = f"line {line}: " if type(line) is int and line > 0 else ""
+    return where + exception_name(kind)
+
+
 def _score_case(ex, expected, outcome: CaseOutcome | None, charged: str | None) -> CaseResult:
     """One hidden case: compare the child's answer with the expected output here, in the grader."""
     if outcome is None:
         reason = charged or "no result for this case"
         return CaseResult(False, reason, reason)
     if not outcome.ok:
-        etype, line = safe_text(outcome.type, 60), outcome.line
+        etype, line = exception_name(outcome.type), outcome.line
         if etype == "NotImplementedError":
             fb = "not implemented yet (the cell still raises NotImplementedError)"
         else:
@@ -450,15 +508,26 @@ def _score_case(ex, expected, outcome: CaseOutcome | None, charged: str | None) 
     return CaseResult(bool(ok), safe_text(msg, 600), fb, seconds=float(secs) if type(secs) in (int, float) else None)
 
 
-def student_for(path: str | os.PathLike, lab: str, manifest_student: str | None = None) -> str:
-    """Who handed in ``path``: the zip manifest's student, else the file name (or its folder)."""
-    if manifest_student:
-        return manifest_student
+def student_for(path: str | os.PathLike, lab: str, root: str | os.PathLike | None = None) -> str:
+    """Who handed in ``path``, from what the instructor controls: the folder, else the file's name.
+
+    A file in a subfolder of ``root`` (the folder given to ``grade``) belongs to the student
+    that subfolder is named after (the layout of an LMS download). A file directly in ``root``
+    is named by ``i2dl-lab submit`` (``<student>_<lab>_<time>.zip``) or after the student.
+    What the zip's manifest claims is never used for identity.
+    """
     p = Path(path)
+    if root is not None and Path(root).is_dir():
+        rel = p.resolve().relative_to(Path(root).resolve())
+        if len(rel.parts) > 1:
+            return safe_text(rel.parts[0], 200)
     stem = p.name
     for suffix in (".zip", ".ipynb"):
         if stem.endswith(suffix):
             stem = stem[: -len(suffix)]
+    m = re.match(rf"^(.+)_0*{int(lab)}_\d{{8}}T\d{{6}}Z$", stem)
+    if m:
+        return safe_text(m.group(1), 200)
     if re.match(rf"^0*{int(lab)}_", stem) and p.parent.name:
-        return p.parent.name
-    return stem
+        return safe_text(p.parent.name, 200)
+    return safe_text(stem, 200)

@@ -75,6 +75,20 @@ def _source(src) -> str:
     raise SubmissionError("a cell's source is neither text nor a list of lines")
 
 
+def _json(text: str, what: str):
+    """``json.loads`` with every pathology (nesting, huge numbers, bad syntax) as a SubmissionError."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise SubmissionError(f"{what} is JSON nested too deeply to be read") from None
+    except json.JSONDecodeError as exc:
+        raise SubmissionError(f"{what} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                              f"{exc.msg}); it may be truncated or edited by hand") from None
+    except (ValueError, MemoryError) as exc:  # e.g. an integer with more digits than Python converts
+        raise SubmissionError(f"{what} holds JSON that cannot be read ({type(exc).__name__}: {str(exc)[:120]})") \
+            from None
+
+
 def parse_notebook(data: bytes, name: str = "notebook") -> tuple[list[Cell], dict]:
     """Cells and metadata of notebook bytes; raises SubmissionError with the reason."""
     if len(data) > MAX_NOTEBOOK_BYTES:
@@ -86,13 +100,7 @@ def parse_notebook(data: bytes, name: str = "notebook") -> tuple[list[Cell], dic
     except UnicodeDecodeError as exc:
         raise SubmissionError(f"{name}: the file is not UTF-8 text (bad byte at position {exc.start}); "
                               "a notebook is JSON in UTF-8") from None
-    try:
-        nb = json.loads(text)
-    except RecursionError:
-        raise SubmissionError(f"{name}: the JSON is nested too deeply to be a notebook") from None
-    except json.JSONDecodeError as exc:
-        raise SubmissionError(f"{name}: the notebook is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                              f"{exc.msg}); it may be truncated or edited by hand") from None
+    nb = _json(text, f"{name}: the notebook")
     if not isinstance(nb, dict) or "cells" not in nb:
         raise SubmissionError(f"{name}: this JSON is not a Jupyter notebook (no 'cells' list)")
     major = nb.get("nbformat")
@@ -154,9 +162,10 @@ def read_zip(data: bytes, name: str, max_bytes: int = MAX_NOTEBOOK_BYTES) -> tup
     man = [i for i in infos if i.filename.rsplit("/", 1)[-1] == MANIFEST_NAME]
     if man:
         try:
-            manifest = json.loads(read(man[0]).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            raise SubmissionError(f"{name}: the manifest in the zip is not valid JSON") from None
+            text = read(man[0]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise SubmissionError(f"{name}: the manifest in the zip is not UTF-8 text") from None
+        manifest = _json(text, f"{name}: the manifest in the zip")
         if not isinstance(manifest, dict):
             raise SubmissionError(f"{name}: the manifest in the zip is not a JSON object")
         want = manifest.get("sha256")

@@ -40,6 +40,23 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def exception_name(name) -> str:
+    """``name`` if it is a built-in exception's name, else a neutral stand-in.
+
+    The child reports the type of what a student's code raised. A class the student defined
+    can be named anything (hidden inputs included), so feedback names built-in types only.
+
+    >>> exception_name("ValueError"), exception_name("leak_0.4172")
+    ('ValueError', 'an exception class defined in the notebook')
+    """
+    import builtins
+
+    obj = getattr(builtins, name, None) if isinstance(name, str) and name.isidentifier() else None
+    if isinstance(obj, type) and issubclass(obj, BaseException):
+        return name
+    return "an exception class defined in the notebook"
+
+
 def safe_text(value, limit: int = MAX_TEXT) -> str:
     """``value`` as text that any sink accepts: no lone surrogates, no control characters.
 
@@ -136,6 +153,8 @@ class Load(Message):
 
 @dataclass(frozen=True)
 class Loaded(Message):
+    """A cell was defined; ``errors``: ``[line, exception type name, text]`` of each statement that raised."""
+
     kind: ClassVar[str] = "loaded"
     cell: int
     errors: list
@@ -149,9 +168,11 @@ class Start(Message):
 
 @dataclass(frozen=True)
 class Missing(Message):
+    """The graded name is ``undefined``, or not the student's own ``class`` or ``function``."""
+
     kind: ClassVar[str] = "missing"
     ex: str
-    why: str
+    reason: str
 
 
 @dataclass(frozen=True)

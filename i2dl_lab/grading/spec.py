@@ -57,6 +57,10 @@ class Exercise:
         outputs: names of the outputs when the exercise returns a tuple (``("dx", "dw", "db")``),
             used in messages instead of ``output[2]``; when empty the self-check reads them
             from the reference's ``return dx, dw, db``.
+        numpy_only: the graded code may not use torch. ``None`` (the default) decides by the
+            name: a backward pass (``*backward*``, ``*bptt*``) is derived by hand in NumPy, and
+            torch's autograd would do that work, so a backward exercise that imports or names
+            torch scores zero. Set ``True`` for other NumPy exercises, ``False`` to allow torch.
     """
 
     id: str
@@ -68,6 +72,14 @@ class Exercise:
     compare: Callable[[Any, Any], tuple[bool, str]] | None = None
     title: str = ""
     outputs: tuple[str, ...] = ()
+    numpy_only: bool | None = None
+
+    @property
+    def forbids_torch(self) -> bool:
+        if self.numpy_only is not None:
+            return self.numpy_only
+        name = self.function.lower()
+        return "backward" in name or "bptt" in name
 
     def run(self, obj, args: tuple):
         """Call ``obj`` on one case the way the grader does."""

@@ -139,10 +139,8 @@ def test_fake_protocol_messages_cannot_raise_the_score(grade):
             '            pass\n'
             '    return np.maximum(x, 0)\n')
     r = grade(with_relu(body))
-    # the fake "done" ends grading early: nothing after it counts, the fake result is compared like any answer
-    assert points(r) == {"relu": 0.0, "affine": 0.0, "softmax": 0.0, "scale": 0.0, "quiz": 8.0}
-    assert ex(r, "relu").cases[0].message == "no result for this case"
-    assert ex(r, "scale").cases[0].feedback == "output has shape (), expected shape (3, 2)"
+    # the fake answer comes out of order: the child is stopped, relu is charged, the others run in a new child
+    relu_only_lost(r, message="the process sent a 'result' message out of order (a forged answer?)")
 
 
 @pytest.mark.parametrize("patch", [
@@ -167,7 +165,8 @@ def test_object_equal_to_everything_is_not_plain_data(grade):
             "    def __array__(self, *a, **k):\n        raise RuntimeError\n"
             "def relu(x):\n    return Anything()\n")
     r = grade(with_relu(body))
-    relu_only_lost(r, feedback="returned 'Anything', which is not plain data (numbers, arrays, tuples)")
+    relu_only_lost(r, feedback="returned an object of a class defined in the notebook, which is not plain data "
+                               "(numbers, arrays, tuples)")
 
 
 def test_ndarray_subclass_with_custom_eq_is_compared_as_numbers(grade):

@@ -109,7 +109,7 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
             os.chown(work, uid, uid)
         box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable(hide)[0])
         child.send_job(replace(job, box=box).to_json())
-        watch(child, r_fd, run, limits, t_start, total)
+        watch(child, r_fd, run, limits, t_start, total, job)
     finally:
         if w_fd >= 0:
             os.close(w_fd)

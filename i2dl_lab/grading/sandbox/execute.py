@@ -151,27 +151,24 @@ def define_cells(job: Job, ns: dict, chan: Channel) -> None:
             body = ast.parse(unit.source, fname).body
         except (SyntaxError, ValueError) as exc:
             body = []
-            errors.append(f"{type(exc).__name__}: {exc}")
+            errors.append([getattr(exc, "lineno", 0) or 0, type(exc).__name__, str(exc)[:300]])
         for stmt in body:
             try:
                 exec(compile(ast.Module([stmt], []), fname, "exec"), ns)  # noqa: S102 - this is the sandbox
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
-                errors.append(f"line {getattr(stmt, 'lineno', '?')}: {type(exc).__name__}: {str(exc)[:300]}")
+                errors.append([getattr(stmt, "lineno", 0), _public_name(type(exc)), str(exc)[:300]])
         chan.send(Loaded(unit.cell, errors[:20]))
 
 
-def _not_own(fn: str, obj) -> str | None:
-    """Why ``obj`` is not the student's own definition of ``fn``, or None."""
+def _not_own(obj) -> str | None:
+    """Why ``obj`` is not the student's own definition: ``undefined``, ``class`` or ``function``; or None."""
     if obj is None:
-        return f"`{fn}` is not defined after running the exercise cell"
+        return "undefined"
     if isinstance(obj, type):
-        if getattr(obj, "__module__", None) != "__submission__":
-            return f"`{fn}` is not a class defined in the notebook (it comes from {obj.__module__})"
-        return None
+        return None if getattr(obj, "__module__", None) == "__submission__" else "class"
     code = getattr(obj, "__code__", None)
     if code is None or not str(code.co_filename).startswith("<cell"):
-        where = getattr(obj, "__module__", None) or type(obj).__name__
-        return f"`{fn}` is not a function defined in the notebook (it comes from {where})"
+        return "function"
     return None
 
 
@@ -196,7 +193,7 @@ def run_tasks(job: Job, ns: dict, drivers: dict, chan: Channel) -> None:
     for task in job.tasks:
         chan.send(Start(task.id))
         obj = ns.get(task.function)
-        why = _not_own(task.function, obj)
+        why = _not_own(obj)
         if why:
             chan.send(Missing(task.id, why))
             continue

@@ -17,7 +17,27 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from ..protocol import Done, End, Load, Loaded, Message, ProtocolError, Ready, Start, decode_message
+from ..protocol import (
+    CaseOutcome,
+    Done,
+    End,
+    Job,
+    Load,
+    Loaded,
+    Message,
+    Missing,
+    ProtocolError,
+    Ready,
+    Start,
+    decode_message,
+)
+
+#: Longest message the child may send (bytes of one JSON line); a case's output is one message.
+MAX_MESSAGE_BYTES = 32 * 2**20
+#: Most JSON values one message may hold (arrays travel as one base64 string each). Counting
+#: them before parsing bounds the parser's memory: a line of a million tiny values would
+#: otherwise cost the grader tens of times its size.
+MAX_MESSAGE_VALUES = 1 << 16
 
 
 @dataclass
@@ -27,7 +47,7 @@ class ChildRun:
     messages: list[Message] = field(default_factory=list)
     output: str = ""
     output_dropped: int = 0
-    ended: str = ""          # "done", "timeout", "exit", "signal", "overflow", "startup"
+    ended: str = ""          # "done", "timeout", "exit", "signal", "overflow", "protocol", "startup"
     detail: str = ""         # plain-words description of how it ended
     seconds: float = 0.0
     timed_out_in: str | None = None
@@ -92,6 +112,50 @@ def describe_exit(rc: int, limits) -> str:
     return f"the process died from {name}: {hint}"
 
 
+class Expected:
+    """The only order in which an honest child speaks, derived from its :class:`Job`.
+
+    ``Ready``; per unit ``Load`` and ``Loaded``; per task ``Start``, then ``Missing`` or one
+    ``CaseOutcome`` per case in order, then ``End`` (none after ``Missing``); ``Done``. A
+    message that does not come next is a protocol violation: student code that found the
+    channel can neither move a clock nor add or replace an answer.
+    """
+
+    def __init__(self, job: Job):
+        seq: list[tuple] = [(Ready,)]
+        skip = set(job.skip_cells)
+        for u in job.units:
+            if u.cell not in skip:
+                seq += [(Load, u.cell, u.ex), (Loaded, u.cell)]
+        for t in job.tasks:
+            seq.append((Start, t.id))
+            seq.append(("cases", t.id, len(t.cases)))
+        seq.append((Done,))
+        self.seq, self.pos, self.case = seq, 0, 0
+
+    def accept(self, msg: Message) -> bool:
+        want = self.seq[self.pos] if self.pos < len(self.seq) else (None,)
+        if want[0] == "cases":
+            return self._case(msg, want[1], want[2])
+        ok = type(msg) is want[0] and {
+            Load: lambda: (msg.cell, msg.ex) == want[1:], Loaded: lambda: msg.cell == want[1],
+            Start: lambda: msg.ex == want[1]}.get(want[0], lambda: True)()
+        self.pos += ok
+        return ok
+
+    def _case(self, msg: Message, ex: str, n: int) -> bool:
+        if isinstance(msg, Missing) and self.case == 0 and msg.ex == ex:
+            self.pos += 1
+            return True
+        if isinstance(msg, CaseOutcome) and self.case < n and (msg.ex, msg.case) == (ex, self.case):
+            self.case += 1
+            return True
+        if isinstance(msg, End) and self.case == n and msg.ex == ex:
+            self.pos, self.case = self.pos + 1, 0
+            return True
+        return False
+
+
 def _phase(msg: Message) -> str | None:
     """The phase a message opens (its clock starts then), or None if it opens none."""
     if isinstance(msg, (Ready, Loaded, End)):
@@ -106,8 +170,9 @@ def _phase(msg: Message) -> str | None:
 class _Watch:
     """State of one supervision: the buffers, the phase and its deadline."""
 
-    def __init__(self, child, r_fd: int, run: ChildRun, limits, t_start: float, total: float):
+    def __init__(self, child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job):
         self.child, self.r_fd, self.run, self.limits = child, r_fd, run, limits
+        self.expected = Expected(job)
         self.t_start, self.total = t_start, total
         self.out = bytearray()
         self.buf = bytearray()
@@ -130,26 +195,43 @@ class _Watch:
         self.run.output_dropped += max(0, len(data) - max(room, 0))
 
     def take_answers(self, data: bytes) -> bool:
-        """Parse whole lines; False when the child sent more than the protocol allows."""
+        """Parse whole lines; False when the child broke the protocol or its caps."""
         self.proto_total += len(data)
         if self.proto_total > self.limits.protocol_bytes:
-            self.run.ended = "overflow"
-            self.run.detail = f"the process sent more than {self.limits.protocol_bytes} bytes of answers"
-            return False
+            return self.violation(f"the process sent more than {self.limits.protocol_bytes} bytes of answers",
+                                  "overflow")
         self.buf += data
-        while not self.done and b"\n" in self.buf:
-            line, _, rest = bytes(self.buf).partition(b"\n")
-            self.buf = bytearray(rest)
-            try:
-                msg = decode_message(json.loads(line))
-            except (ValueError, RecursionError, ProtocolError):
-                continue
-            self.run.messages.append(msg)
-            phase = _phase(msg)
-            if phase is not None:
-                self.phase, self.phase_deadline = phase, time.monotonic() + self.limits.wall_per_exercise
-            self.done = isinstance(msg, Done)
+        while not self.done:
+            end = self.buf.find(b"\n")
+            if end < 0:
+                if len(self.buf) > MAX_MESSAGE_BYTES:
+                    return self.violation(f"the process sent an answer longer than {MAX_MESSAGE_BYTES} bytes")
+                return True
+            line = bytes(self.buf[:end])
+            del self.buf[: end + 1]
+            if not self.take_line(line):
+                return False
         return True
+
+    def take_line(self, line: bytes) -> bool:
+        if line.count(b",") + line.count(b"[") + line.count(b"{") > MAX_MESSAGE_VALUES:
+            return self.violation(f"the process sent an answer of more than {MAX_MESSAGE_VALUES} JSON values")
+        try:
+            msg = decode_message(json.loads(line))
+        except (ValueError, RecursionError, ProtocolError):
+            return self.violation("the process sent a line that is not a message of the grading protocol")
+        if not self.expected.accept(msg):
+            return self.violation(f"the process sent a {msg.kind!r} message out of order (a forged answer?)")
+        self.run.messages.append(msg)
+        phase = _phase(msg)
+        if phase is not None:
+            self.phase, self.phase_deadline = phase, time.monotonic() + self.limits.wall_per_exercise
+        self.done = isinstance(msg, Done)
+        return True
+
+    def violation(self, detail: str, ended: str = "protocol") -> bool:
+        self.run.ended, self.run.detail = ended, detail
+        return False
 
     def loop(self) -> bool:
         """Read until done, both pipes closed, a time limit or an overflow; False if the run already ended."""
@@ -205,9 +287,9 @@ class _Watch:
         run.detail = describe_exit(rc, self.limits)
 
 
-def watch(child, r_fd: int, run: ChildRun, limits, t_start: float, total: float) -> None:
-    """Supervise ``child`` until it is done or must be stopped; fills ``run``."""
-    w = _Watch(child, r_fd, run, limits, t_start, total)
+def watch(child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job) -> None:
+    """Supervise ``child`` running ``job`` until it is done or must be stopped; fills ``run``."""
+    w = _Watch(child, r_fd, run, limits, t_start, total, job)
     finished = w.loop()
     run.output = w.out.decode("utf-8", "replace")
     if not finished:
