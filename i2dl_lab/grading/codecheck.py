@@ -288,9 +288,10 @@ def plan(cells: list[Cell], exercises) -> Plan:
             why = _uses(trees[idx], torch_names)
         if why:
             out.zero[ex_id] = f"cell {idx}: {why}; scored 0"
-    units = import_units + [{"kind": "exercise", "ex": ex_cells[i], "cell": i,
-                             "source": _strip_magics(cells[i].source)}
-                            for i in ex_cells if ex_cells[i] not in out.zero]
+    graded_cells = {i: e for i, e in ex_cells.items() if e not in out.zero}
+    units = _import_units(code, trees, graded_cells, graded) + [
+        {"kind": "exercise", "ex": e, "cell": i, "source": _strip_magics(cells[i].source)}
+        for i, e in graded_cells.items()]
     out.units = sorted(units, key=lambda u: u["cell"])
     return out
 

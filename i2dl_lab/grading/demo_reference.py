@@ -1,7 +1,9 @@
 """Reference code of the grader's demo lab (lab 97), used by the grading tests and docs.
 
 It stands in for a real lab's library functions so the grader can be tested on its own:
-the demo spec (``tests/grading/fixtures/lab97_spec.py``) grades these four exercises.
+the demo spec (``tests/grading/fixtures/lab97_spec.py``) grades these four exercises. Like a
+real library it also holds the reference elsewhere (a registry, a class attribute, a copy
+under another name): the grader's tests check that none of these routes reaches it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,21 @@ def softmax_loss(x: np.ndarray, y: np.ndarray):
     dx = np.exp(log_p)
     dx[np.arange(n), y] -= 1.0
     return float(loss), dx / n
+
+
+def rectify(x: np.ndarray) -> np.ndarray:
+    """The same function under another name (libraries often keep such aliases)."""
+    return np.maximum(x, 0.0)
+
+
+#: Activations by name, as layer builders look them up.
+ACTIVATIONS = {"relu": relu}
+
+
+class Dense:
+    """An affine layer with an activation held as a class attribute."""
+
+    activation = staticmethod(relu)
 
 
 class Scale:

@@ -38,6 +38,7 @@ class Gradebook:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         # Grades are private from the first byte: the file is created 0600 before SQLite opens it,
         # and SQLite gives its -wal and -shm files the database file's permissions.
         try:

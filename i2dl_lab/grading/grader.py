@@ -60,6 +60,10 @@ DEFAULT_KEY_FILE = Path.home() / ".config" / "i2dl-lab" / "grading.key"
 DEFAULT_SECRET = b"i2dl-lab public default grading key"
 
 
+class SandboxUnavailable(RuntimeError):
+    """The child could not be confined fully; no student code ran."""
+
+
 def normalize_lab(lab) -> str:
     num = str(lab).split("_", 1)[0]
     if not num.isdigit():
@@ -395,7 +399,13 @@ class _Session:
         if run.output_dropped:
             res.notes.append(f"your code printed {run.output_dropped} more bytes than the grader keeps")
         ids = {ex.id for ex in pending}
+        refused = next((m.sandbox.get("refused") for m in run.messages if isinstance(m, Ready)), None)
+        if refused:
+            raise SandboxUnavailable(f"the grading sandbox refused to run student code: {safe_text(refused, 500)}")
         where, ended = self._collect(run, ids)
+        if run.memory_peak is not None:
+            peak = max(run.memory_peak, int(res.sandbox.get("memory_peak_bytes", "0")))
+            res.sandbox["memory_peak_bytes"] = str(peak)
         if run.ended == "done":
             return []
         if run.ended == "startup":

@@ -104,7 +104,7 @@ class Box:
     uid: int | None
     limits: dict
     hide: list[str] = field(default_factory=list)
-    block_modules: list[str] = field(default_factory=list)
+    checkout: str | None = None     # a course checkout Python imports from: covered, its imported parts kept
     cgroup: str | None = None
 
 

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from ..protocol import Box, Job
+from . import memory
 from .launch import PKG_ROOT, scrubbed_env, start
 from .supervise import ChildRun, describe_exit, kill_uid, watch
 
@@ -72,33 +73,72 @@ def hideable(paths) -> tuple[list[str], list[str]]:
     return sorted(set(ok)), sorted(set(skipped))
 
 
+def _git_dirs(root: Path) -> list[str]:
+    """The repository behind the checkout ``root``: its .git, and for a worktree the main checkout too."""
+    dot = root / ".git"
+    if dot.is_dir():
+        return [str(dot)]
+    if not dot.is_file():
+        return []
+    text = dot.read_text(errors="replace").strip()
+    if not text.startswith("gitdir:"):
+        return []
+    gitdir = (root / text[len("gitdir:"):].strip()).resolve()
+    common = gitdir
+    if (gitdir / "commondir").is_file():
+        common = (gitdir / (gitdir / "commondir").read_text().strip()).resolve()
+    out = [str(gitdir), str(common)]
+    if common.name == ".git":
+        out.append(str(common.parent))  # the main worktree: another copy of the course, solutions included
+    return out
+
+
+def course_paths() -> tuple[str | None, list[str]]:
+    """Where the course lives: the checkout the package runs from (or None), and what else to hide.
+
+    The child keeps only what Python imports from a checkout (the package, a virtual
+    environment inside it); the rest of it, its git history (a worktree's main checkout
+    included) and the grading specs are hidden.
+    """
+    root = Path(PKG_ROOT)
+    if not ((root / "pyproject.toml").exists() or (root / ".git").exists()):
+        return None, []
+    return str(root), [*_git_dirs(root), str(root / "i2dl_lab" / "grading" / "specs")]
+
+
 def _stop(child, uid: int | None) -> None:
-    """Kill the child's process group and, as root, everything its uid still runs; reap the child."""
+    """Kill the child's process group, reap it, and, as root, whatever its uid still runs."""
     try:
         os.killpg(child.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
-    if uid is not None:
-        kill_uid(uid)
     try:
         child.wait(10)
     except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed processes do go away
         pass
+    if uid is not None:
+        kill_uid(uid)
     child.close()
+
+
+_SWEPT: list[bool] = []
 
 
 def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,
               hide=()) -> ChildRun:
     """Run one child on ``job`` and collect its messages and output."""
+    if not _SWEPT:  # the first child of this process clears what graders killed with -9 left behind
+        _SWEPT.append(bool(memory.sweep_stale(tempfile.gettempdir())))
     run = ChildRun()
     t_start = time.monotonic()
     total = min(limits.wall_per_submission, budget) if budget is not None else limits.wall_per_submission
-    base = tempfile.mkdtemp(prefix="i2dl-grade-")
+    base = tempfile.mkdtemp(prefix=f"{memory.PREFIX}{os.getpid()}-")
     os.chmod(base, 0o711)
     work = os.path.join(base, "work")
     os.mkdir(work, 0o700)
     r_fd, w_fd = os.pipe()
     child = uid = None
+    cgroup = memory.create(limits.memory_bytes)
     try:
         child = start(job.spec, limits, work, base, w_fd, python)
         run.started_by = child.started_by
@@ -107,7 +147,9 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         if os.geteuid() == 0:
             uid = UID_BASE + child.pid
             os.chown(work, uid, uid)
-        box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable(hide)[0])
+        checkout, course = course_paths()
+        box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable([*hide, *course])[0],
+                  checkout=checkout, cgroup=cgroup)
         child.send_job(replace(job, box=box).to_json())
         watch(child, r_fd, run, limits, t_start, total, job)
     finally:
@@ -116,6 +158,9 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         os.close(r_fd)
         if child is not None:
             _stop(child, uid)
+        if cgroup is not None:
+            run.memory_peak = memory.peak(cgroup)
+            memory.remove(cgroup)
         shutil.rmtree(base, ignore_errors=True)
         run.seconds = time.monotonic() - t_start
     return run

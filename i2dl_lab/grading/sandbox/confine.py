@@ -1,11 +1,14 @@
 """Confine: what the child does to itself before any student code runs.
 
-In this order: a new network namespace (only a downed loopback) and mount namespace; a
-size-capped private ``/tmp`` (also ``/var/tmp`` and ``/dev/shm``) holding the working
-directory; the course folders covered by empty read-only mounts; a ``/proc`` that hides
-other users' processes; resource limits; and, when the grader runs as root, a switch to the
-unique unprivileged uid the launcher chose. :func:`apply` returns a plain-words report of
-each step, which the grader keeps with the result.
+In this order: the memory cgroup (all of the submission's processes together); as an
+ordinary user, a user namespace; new network, mount and PID namespaces (the child becomes
+process 1 of its PID namespace, watched by a relay); a size-capped private ``/tmp`` (also
+``/var/tmp``, ``/dev/shm``, ``/run/lock``) holding the working directory; the checkout and
+the course folders covered; a fresh ``/proc``; as an ordinary user, a nested user namespace
+that locks those mounts and no capabilities; resource limits; as root, a switch to the
+unique unprivileged uid the launcher chose. Every step must succeed: otherwise
+:class:`ConfinementError`, and the child refuses to run student code. :func:`apply` returns
+a plain-words report of each step, which the grader keeps with the result.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import sys
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
-CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS = 0x40000000, 0x10000000, 0x00020000
+CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID = 0x40000000, 0x10000000, 0x00020000, 0x20000000
 
 
 def _err() -> str:
@@ -56,7 +59,7 @@ def _cover_keeping(libc, folder: str, names, flags: int, options: bytes) -> tupl
 
 
 def private_tmp(libc, box) -> str:
-    """Size-capped private /tmp (holding the working directory), /var/tmp and /dev/shm.
+    """Size-capped private /tmp (holding the working directory), /var/tmp, /dev/shm and /run/lock.
 
     RLIMIT_FSIZE caps one file; these caps bound the total a submission can write, and the
     shared /tmp of the machine (other graders' folders included) becomes invisible. A course
@@ -68,7 +71,7 @@ def private_tmp(libc, box) -> str:
     top = "/" + box.workdir.strip("/").split("/")[0]  # the folder the working directory lives in (/tmp)
     roots = import_roots()
     done, kept = [], []
-    for d in dict.fromkeys([top, "/tmp", "/var/tmp", "/dev/shm"]):
+    for d in dict.fromkeys(os.path.realpath(p) for p in [top, "/tmp", "/var/tmp", "/dev/shm", "/run/lock"]):
         if not os.path.isdir(d):
             continue
         prefix = os.path.realpath(d).rstrip("/") + "/"
@@ -88,6 +91,17 @@ def private_tmp(libc, box) -> str:
     os.chdir(box.workdir)
     note = f"; {', '.join(kept)} kept visible (Python imports from there)" if kept else ""
     return f"private {', '.join(done)} ({size // 2**20} MiB each){note}"
+
+
+def cover_checkout(libc, root: str) -> str:
+    """Cover the course checkout ``root``, keeping only the entries Python imports from (the package, a venv)."""
+    prefix = os.path.realpath(root).rstrip("/") + "/"
+    names = {r[len(prefix):].split("/")[0] for r in import_roots() if r.startswith(prefix)} | {"i2dl_lab"}
+    names = {n for n in names if n and os.path.exists(os.path.join(root, n))}
+    mounted, kept, error = _cover_keeping(libc, root, sorted(names), MS_NOSUID | MS_NODEV, b"size=64k,mode=0755")
+    if not mounted or error:
+        return f"checkout {root} not hidden: {error}"
+    return f"checkout hidden except {', '.join(os.path.basename(k) for k in kept)}"
 
 
 def hide(libc, paths) -> str:
@@ -135,30 +149,128 @@ def expose_python(libc) -> str:
     return f"{', '.join(done)} visible (rest of the private folder hidden)" if done else ""
 
 
-def _namespaces(libc, box, report: dict) -> None:
-    """Network and mount namespaces, private /tmp, hidden course folders, private /proc."""
-    flags = CLONE_NEWNET | CLONE_NEWNS | (0 if os.geteuid() == 0 else CLONE_NEWUSER)
-    if libc.unshare(flags) != 0:
-        report["network"] = f"not isolated: unshare failed ({_err()})"
-        report["files"] = "course folders not hidden (no mount namespace); file permissions apply"
-        return
-    report["network"] = "isolated (empty network namespace)"
+def _write(path: str, text: str) -> bool:
+    try:
+        with open(path, "w") as fh:
+            fh.write(text)
+        return True
+    except OSError:
+        return False
+
+
+def _user_namespace(libc) -> str | None:
+    """As an ordinary user: a user namespace where this process is root (its uid mapped to 0); error or None."""
+    uid, gid = os.getuid(), os.getgid()
+    if libc.unshare(CLONE_NEWUSER) != 0:
+        return f"no user namespace ({_err()})"
+    if not (_write("/proc/self/setgroups", "deny") and _write("/proc/self/uid_map", f"0 {uid} 1")
+            and _write("/proc/self/gid_map", f"0 {gid} 1")):
+        return "could not map the grading user into its user namespace"
+    return None
+
+
+def _mirror(status: int) -> None:
+    """End this process the way a child with wait ``status`` ended (exit code 128+n stands for signal n)."""
+    import signal
+
+    code = os.waitstatus_to_exitcode(status)
+    sig = -code if code < 0 else code - 128 if code > 128 else 0
+    if sig:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):  # their action cannot be changed (nor caught)
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(code)
+
+
+def _init(worker: int) -> None:
+    """Process 1 of the PID namespace: reap every orphan, end when the worker ends (taking the namespace)."""
+    while True:
+        pid, status = os.wait()
+        if pid == worker:
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(128 - code if code < 0 else code)  # process 1 cannot kill itself: encode a signal as 128+n
+
+
+def _relay_in_new_pid_namespace(libc) -> None:
+    """Fork into a new PID namespace: process 1 there is a reaper, process 2 goes on to run the submission.
+
+    This process and process 1 wait and pass on how the submission ended. When process 1 ends,
+    the kernel kills everything in the namespace; and every link of the chain (grader, fork
+    server, this relay, process 1, process 2) dies with its parent (PR_SET_PDEATHSIG), so a
+    ``kill -9`` of the grader takes every process of every submission with it.
+    """
+    if libc.unshare(CLONE_NEWPID) != 0:
+        raise ConfinementError(f"no PID namespace ({_err()})")
+    init = os.fork()
+    if init == 0:
+        die_with_parent()  # the relay lives outside this namespace: its pid reads as 0 here
+        worker = os.fork()
+        if worker == 0:
+            die_with_parent(1)
+            return
+        os.closerange(0, 1 << 16)  # the pipes belong to the worker: the grader must see them close with it
+        _init(worker)
+    os.closerange(0, 1 << 16)
+    _, status = os.waitpid(init, 0)
+    _mirror(status)
+
+
+def _lock_mounts(libc) -> None:
+    """As an ordinary user: a nested user namespace locks every mount, then all capabilities go.
+
+    Without this, code running as root of the user namespace could unmount what hides the
+    course (the grading user's own files).
+    """
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        raise ConfinementError(f"could not lock the mounts ({_err()})")
+    if not (_write("/proc/self/setgroups", "deny") and _write("/proc/self/uid_map", "0 0 1")
+            and _write("/proc/self/gid_map", "0 0 1")):
+        raise ConfinementError("could not map the nested user namespace")
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
+    if libc.capset(header, data) != 0:
+        raise ConfinementError(f"could not drop capabilities ({_err()})")
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+
+
+def _mounts(libc, box, report: dict, extra_hide) -> None:
+    """Private /tmp, hidden course, fresh /proc (in the new PID namespace: only this submission's processes)."""
     if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        report["files"] = f"course folders not hidden: {_err()}"
-        return
+        raise ConfinementError(f"course folders not hidden: {_err()}")
     if box.limits.get("private_tmp", True):
         report["scratch"] = private_tmp(libc, box)
-    report["files"] = hide(libc, box.hide)
-    # a /proc of our own that shows other users' processes to nobody: the grader's command line
-    # (a --secret given there) and other children stay unreadable
-    if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=2") == 0:
-        report["processes"] = "other processes invisible (/proc hidepid=2)"
-    else:
-        report["processes"] = f"other processes visible: {_err()}"
+        if not report["scratch"].startswith("private"):
+            raise ConfinementError(report["scratch"])
+    if box.checkout:
+        report["checkout"] = cover_checkout(libc, box.checkout)
+    report["files"] = hide(libc, [*box.hide, *extra_hide])
+    if "not hidden" in report["files"] or "not hidden" in report.get("checkout", ""):
+        raise ConfinementError(report["files"] + "; " + report.get("checkout", ""))
+    if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"hidepid=2") != 0:
+        raise ConfinementError(f"no private /proc ({_err()})")
+    report["processes"] = "own PID namespace: only this submission's processes exist (fresh /proc)"
     if os.geteuid() == 0 and box.uid is not None:
         exposed = expose_python(libc)
         if exposed:
             report["python"] = exposed
+
+
+def _namespaces(libc, box, report: dict, extra_hide=()) -> None:
+    """User (as an ordinary user), network, mount and PID namespaces, then the mounts."""
+    root = os.geteuid() == 0
+    if not root:
+        err = _user_namespace(libc)
+        if err:
+            raise ConfinementError(err)
+    if libc.unshare(CLONE_NEWNET | CLONE_NEWNS) != 0:
+        raise ConfinementError(f"unshare failed ({_err()})")
+    report["network"] = "isolated (empty network namespace)"
+    _relay_in_new_pid_namespace(libc)
+    _mounts(libc, box, report, extra_hide)
+    if not root:
+        _lock_mounts(libc)
+        report["user"] = "the grading user, without capabilities, in a user namespace whose mounts are locked"
 
 
 def _limits(lim: dict, report: dict) -> None:
@@ -172,20 +284,50 @@ def _limits(lim: dict, report: dict) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 2))
 
 
-def apply(box) -> dict:
-    """Confine this process as ``box`` (a :class:`~..protocol.Box`) says; returns the report."""
+class ConfinementError(RuntimeError):
+    """A confinement step failed: the child must not run student code (it refuses instead)."""
+
+
+def die_with_parent(parent: int | None = None) -> None:
+    """SIGKILL this process when its parent dies (``kill -9`` of the grader reaches every child).
+
+    ``parent``: the parent's pid as this process sees it, to catch a parent that died before
+    the signal was set (None: not visible from here, e.g. across a PID namespace).
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG, SIGKILL
+    if parent is not None and os.getppid() != parent:
+        os._exit(70)
+
+
+def _join_cgroup(box, report: dict) -> None:
+    if box.cgroup and os.geteuid() == 0:
+        if not _write(os.path.join(box.cgroup, "cgroup.procs"), str(os.getpid())):
+            raise ConfinementError(f"could not join the memory cgroup {box.cgroup}")
+        report["memory"] = f"cgroup {box.cgroup}: {box.limits['memory_bytes'] // 2**20} MiB over all processes"
+    else:
+        report["memory"] = (f"no cgroup: {box.limits['memory_bytes'] // 2**20} MiB address space and a single "
+                            "process (RLIMIT_NPROC 1)")
+
+
+def apply(box, extra_hide=()) -> dict:
+    """Confine this process as ``box`` (a :class:`~..protocol.Box`) says; returns the report.
+
+    ``extra_hide``: files the child found it must hide too (the references' sources). Raises
+    :class:`ConfinementError` when a step fails: the child then refuses to run student code,
+    as root or not; there is no partly confined mode.
+    """
     report: dict = {}
     os.chdir(box.workdir)
-    try:
-        _namespaces(ctypes.CDLL(None, use_errno=True), box, report)
-    except (OSError, AttributeError) as exc:  # pragma: no cover - platforms without unshare
-        report["network"] = f"not isolated: {exc}"
-    _limits(box.limits, report)
+    _join_cgroup(box, report)
+    _namespaces(ctypes.CDLL(None, use_errno=True), box, report, extra_hide)
+    lim = dict(box.limits)
+    if not box.cgroup:
+        lim["nproc"] = 1  # without a cgroup, one process's address space is the submission's total
+    _limits(lim, report)
     if box.uid is not None and os.geteuid() == 0:
         os.setgroups([])
         os.setgid(box.uid)
         os.setuid(box.uid)
         report["user"] = f"uid {os.getuid()} (unprivileged)"
-    else:
-        report["user"] = f"uid {os.getuid()} (not root: runs as the grading user)"
     return report

@@ -2,7 +2,7 @@
 
 Everything here up to :func:`define_cells` runs before any student code, as trusted code:
 it reads the :class:`~..protocol.Job` from stdin, imports the lab's spec (for the drivers),
-replaces the library's reference implementations by tripwires, confines itself
+makes the graded references unreachable (:mod:`.references`), confines itself
 (:mod:`.confine`), and only then defines the exercise cells and calls the graded functions
 on the inputs the grader sent. Answers go back as :mod:`..protocol` messages on a dedicated
 pipe, outputs converted to plain data by :mod:`..wire`. The grader trusts none of it.
@@ -17,26 +17,9 @@ import time
 import traceback
 
 from ..protocol import CaseOutcome, Done, End, Job, Load, Loaded, Missing, Ready, Start
-from . import confine
+from . import confine, references
 
 MAX_JOB_BYTES = 256 * 2**20
-
-
-class ReferenceUnavailable(Exception):
-    """Raised when graded code calls the library's reference implementation."""
-
-
-_TRIPPED: set[str] = set()
-
-
-def _tripwire(name: str):
-    def tripwire(*args, **kwargs):
-        _TRIPPED.add(name)
-        raise ReferenceUnavailable(f"the library's `{name}` is not available while grading; "
-                                   "graded code must compute the result itself")
-
-    tripwire.__name__ = tripwire.__qualname__ = name
-    return tripwire
 
 
 def load_spec(locator: dict):
@@ -50,64 +33,6 @@ def load_spec(locator: dict):
         spec.loader.exec_module(mod)
         return mod
     return importlib.import_module(locator["module"])
-
-
-def _code_names(code) -> set[str]:
-    if code is None:
-        return set()
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if hasattr(const, "co_names"):
-            names |= _code_names(const)
-    return names
-
-
-def _import_named(names: set[str]) -> None:
-    import importlib
-
-    for name in sorted(n for n in names if n == "i2dl_lab" or n.startswith("i2dl_lab.")):
-        try:
-            mod = importlib.import_module(name)
-        except ImportError:
-            continue
-        for attr in names:
-            if attr.isidentifier() and not hasattr(mod, attr) and hasattr(mod, "__path__"):
-                try:
-                    importlib.import_module(f"{name}.{attr}")
-                except ImportError:
-                    pass
-
-
-def _is_library_callable(val) -> bool:
-    where = str(getattr(val, "__module__", ""))
-    return (callable(val) and not isinstance(val, type(sys)) and where.startswith("i2dl_lab.")
-            and not where.startswith("i2dl_lab.grading"))
-
-
-def disarm_references(spec_mod) -> dict:
-    """Drivers by exercise id; the references become tripwires wherever the library holds them."""
-    from ..spec import Exercise
-
-    exercises = list(spec_mod.EXERCISES)
-    refs = {id(ex.reference): ex.function for ex in exercises}
-    # library objects a reference calls by name (``F.affine_forward`` inside a wrapper)
-    called = set().union(*(_code_names(getattr(ex.reference, "__code__", None)) for ex in exercises))
-    _import_named(called)  # a reference that imports the library lazily: load it now, so it is disarmed too
-    wires: dict = {}
-    mods = [m for n, m in list(sys.modules.items())
-            if m is not None and (n == "i2dl_lab" or n.startswith("i2dl_lab.") or m is spec_mod)]
-    for mod in mods:
-        library = not getattr(mod, "__name__", "").startswith("i2dl_lab.grading") or mod is spec_mod
-        for key, val in list(vars(mod).items()):
-            if id(val) in refs:
-                setattr(mod, key, wires.setdefault(refs[id(val)], _tripwire(refs[id(val)])))
-            elif library and key in called and _is_library_callable(val):
-                setattr(mod, key, wires.setdefault(key, _tripwire(key)))
-            elif isinstance(val, Exercise):
-                object.__setattr__(val, "reference", wires.setdefault(val.function, _tripwire(val.function)))
-    for ex in exercises:
-        object.__setattr__(ex, "reference", wires.setdefault(ex.function, _tripwire(ex.function)))
-    return {ex.id: ex.driver for ex in exercises}
 
 
 def _public_name(cls) -> str:
@@ -177,7 +102,7 @@ def run_case(task, i: int, enc, obj, driver) -> CaseOutcome:
     from .. import wire
 
     args = wire.decode(enc)
-    _TRIPPED.clear()
+    references.reset()
     t0 = time.perf_counter()
     try:
         out = driver(obj, *args) if driver is not None else obj(*args)
@@ -186,7 +111,7 @@ def run_case(task, i: int, enc, obj, driver) -> CaseOutcome:
         text, line = _trim_tb(exc)
         kind = _public_name(type(exc))
         kw = {"ok": False, "error": f"{kind}: {str(exc)[:500]}", "type": kind, "line": line, "tb": text}
-    return CaseOutcome(ex=task.id, case=i, seconds=time.perf_counter() - t0, tripwire=sorted(_TRIPPED), **kw)
+    return CaseOutcome(ex=task.id, case=i, seconds=time.perf_counter() - t0, tripwire=references.tripped(), **kw)
 
 
 def run_tasks(job: Job, ns: dict, drivers: dict, chan: Channel) -> None:
@@ -207,13 +132,19 @@ def run_tasks(job: Job, ns: dict, drivers: dict, chan: Channel) -> None:
         chan.send(End(task.id))
 
 
-def main(proto_fd: int) -> None:
+def main(proto_fd: int, parent: int | None = None) -> None:
+    confine.die_with_parent(parent)
     job = Job.from_json(sys.stdin.buffer.read(MAX_JOB_BYTES))
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     chan = Channel(proto_fd)
-    drivers = disarm_references(load_spec(job.spec))
-    chan.send(Ready(confine.apply(job.box)))
+    drivers, defined_in = references.remove_references(load_spec(job.spec))
+    try:
+        report = confine.apply(job.box, references.files_to_hide(defined_in))
+    except (confine.ConfinementError, OSError) as exc:  # refuse: no student code runs half confined
+        chan.send(Ready({"refused": f"{type(exc).__name__}: {exc}"[:500]}))
+        os._exit(0)
+    chan.send(Ready(report))
 
     import builtins
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 PKG_ROOT = str(Path(__file__).resolve().parents[3])
 _BOOT = ("import sys; sys.path.insert(0, {root!r}); "
-         "from i2dl_lab.grading.sandbox.execute import main; main(int(sys.argv[1]))")
+         "from i2dl_lab.grading.sandbox.execute import main; main(int(sys.argv[1]), int(sys.argv[2]))")
 _BOOT_SERVER = ("import sys; sys.path.insert(0, {root!r}); "
                 "from i2dl_lab.grading.sandbox.launch import serve; serve(int(sys.argv[1]), {spec!r})")
 
@@ -40,7 +40,7 @@ class Spawned:
 
     def __init__(self, python: str, cwd: str, env: dict, proto_w: int):
         self.proc = subprocess.Popen(
-            [python, "-I", "-B", "-c", _BOOT.format(root=PKG_ROOT), str(proto_w)],
+            [python, "-I", "-B", "-c", _BOOT.format(root=PKG_ROOT), str(proto_w), str(os.getpid())],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, pass_fds=(proto_w,),
             cwd=cwd, env=env, start_new_session=True, close_fds=True)
         self.pid = self.proc.pid
@@ -107,7 +107,8 @@ class ForkServer:
         self.proc = subprocess.Popen(
             [python, "-I", "-B", "-c", _BOOT_SERVER.format(root=PKG_ROOT, spec=spec), str(theirs.fileno())],
             pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, cwd="/", env=scrubbed_env("/nonexistent"), start_new_session=True)
+            stderr=subprocess.DEVNULL, cwd="/", start_new_session=True,
+            env=dict(scrubbed_env("/nonexistent"), I2DL_GRADER_PID=str(os.getpid())))
         theirs.close()
         self.buf = b""
         self.exits: dict[int, int] = {}
@@ -230,6 +231,7 @@ def _become_child(sock, fds: list[int], req: dict) -> None:
     from .execute import main
 
     try:
+        signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         sock.close()
         os.setsid()
@@ -244,34 +246,44 @@ def _become_child(sock, fds: list[int], req: dict) -> None:
         os.environ.clear()
         os.environ.update(req["env"])
         os.chdir(req["cwd"])
-        main(proto)
+        main(proto, req["server"])
     finally:
         os._exit(70)
 
 
 def serve(sock_fd: int, spec_locator: dict) -> None:
-    """The fork server's loop: preload, then fork one child per request."""
+    """The fork server's loop: preload, then fork one child per request; report each exit at once."""
+    import signal
     import socket
 
     import numpy  # noqa: F401 - preloaded for the children
 
     from .. import wire  # noqa: F401
+    from .confine import die_with_parent
     from .execute import load_spec
 
+    die_with_parent(int(os.environ.get("I2DL_GRADER_PID", "0")) or None)
     sock = socket.socket(fileno=sock_fd)
     load_spec(spec_locator)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)  # a child's exit wakes the select below: no polling clock
+    signal.signal(signal.SIGCHLD, lambda *_: None)
     sock.sendall(b'{"ready": true}\n')
     while True:
-        ready = select.select([sock], [], [], 0.02)[0]
+        ready = select.select([sock, wake_r], [], [])[0]
+        if wake_r in ready:
+            os.read(wake_r, 4096)
         _report_exits(sock)
-        if not ready:
+        if sock not in ready:
             continue
         msg, fds, _flags, _addr = socket.recv_fds(sock, 1 << 20, 3)
         if not msg:
             os._exit(0)  # the grader went away
+        server = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _become_child(sock, fds, json.loads(msg))
+            _become_child(sock, fds, dict(json.loads(msg), server=server))
         for fd in fds:
             os.close(fd)
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")

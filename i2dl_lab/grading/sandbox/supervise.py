@@ -52,32 +52,58 @@ class ChildRun:
     seconds: float = 0.0
     timed_out_in: str | None = None
     started_by: str = ""
+    memory_peak: int | None = None   # bytes all its processes held together at most (where a cgroup measured it)
 
 
 def _uid_pids(uid: int) -> list[int]:
+    """Live (not zombie) processes of ``uid``."""
     pids = []
     for pid in os.listdir("/proc"):
         if pid.isdigit():
             try:
                 with open(f"/proc/{pid}/status", "rb") as fh:
-                    for line in fh:
-                        if line.startswith(b"Uid:"):
-                            if int(line.split()[1]) == uid:
-                                pids.append(int(pid))
-                            break
-            except (OSError, ValueError, IndexError):
+                    status = fh.read()
+            except OSError:
                 continue
+            for line in status.splitlines():
+                if line.startswith(b"State:") and line.split()[1:2] == [b"Z"]:
+                    break
+                if line.startswith(b"Uid:"):
+                    if int(line.split()[1]) == uid:
+                        pids.append(int(pid))
+                    break
     return pids
+
+
+def _wait_gone(pids: list[int], timeout: float) -> None:
+    """Block until each of ``pids`` has exited (its pidfd becomes readable), at most ``timeout`` seconds."""
+    fds = []
+    for pid in pids:
+        try:
+            fds.append(os.pidfd_open(pid))
+        except (OSError, AttributeError):
+            continue
+    try:
+        deadline = time.monotonic() + timeout
+        pending = list(fds)
+        while pending and time.monotonic() < deadline:
+            ready = select.select(pending, [], [], deadline - time.monotonic())[0]
+            pending = [fd for fd in pending if fd not in ready]
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def kill_uid(uid: int) -> None:
     """SIGKILL every process owned by ``uid``, including any that left the process group.
 
     A helper process switches to ``uid`` and calls ``kill(-1, SIGKILL)``: the kernel signals
-    all of that user's processes in one pass, so a fork bomb cannot outrun it.
+    all of that user's processes in one pass, so a fork bomb cannot outrun it. It then waits
+    for those processes to exit (on their pidfds), not on a clock.
     """
     for _ in range(5):
-        if not _uid_pids(uid):
+        pids = _uid_pids(uid)
+        if not pids:
             return
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the forked helper
@@ -88,7 +114,7 @@ def kill_uid(uid: int) -> None:
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
-        time.sleep(0.02)
+        _wait_gone(pids, 1.0)
 
 
 def _signal_name(n: int) -> str:

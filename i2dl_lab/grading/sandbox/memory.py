@@ -1,0 +1,124 @@
+"""The memory cap over all of one submission's processes: a memory cgroup the child joins.
+
+``RLIMIT_AS`` caps each process on its own: sixteen processes of 2 GiB each hold 32 GiB.
+A cgroup counts them together. cgroup v2 is used where its memory controller is available,
+else the v1 memory hierarchy; both need the grader to run as root. Without either, the
+child runs as a single process (``RLIMIT_NPROC`` 1), so its address-space limit is the total
+(:mod:`.confine` says which in the sandbox report).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import signal
+import time
+
+_V2 = "/sys/fs/cgroup"
+_V1 = "/sys/fs/cgroup/memory"
+PREFIX = "i2dl-grade-"
+
+
+def _write(path: str, text: str) -> bool:
+    try:
+        with open(path, "w") as fh:
+            fh.write(text)
+        return True
+    except OSError:
+        return False
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as fh:
+            return int(fh.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _v2_base() -> str | None:
+    try:
+        with open(os.path.join(_V2, "cgroup.controllers")) as fh:
+            return _V2 if "memory" in fh.read().split() else None
+    except OSError:
+        return None
+
+
+def create(limit: int) -> str | None:
+    """A new cgroup capped at ``limit`` bytes (no swap beyond it), or None where none can be made."""
+    if os.geteuid() != 0:
+        return None
+    name = f"{PREFIX}{os.getpid()}-{time.monotonic_ns()}"
+    for base, files in ((_v2_base(), (("memory.max", limit), ("memory.swap.max", 0))),
+                        (_V1 if os.path.isdir(_V1) else None, (("memory.limit_in_bytes", limit),
+                                                               ("memory.memsw.limit_in_bytes", limit)))):
+        if base is None:
+            continue
+        path = os.path.join(base, name)
+        try:
+            os.mkdir(path)
+        except OSError:
+            continue
+        if _write(os.path.join(path, files[0][0]), str(files[0][1])):
+            if os.path.exists(os.path.join(path, files[1][0])):
+                _write(os.path.join(path, files[1][0]), str(files[1][1]))
+            return path
+        os.rmdir(path)
+    return None
+
+
+def peak(path: str) -> int | None:
+    """The most memory the cgroup's processes held together (bytes)."""
+    return _read_int(os.path.join(path, "memory.peak")) or _read_int(os.path.join(path, "memory.max_usage_in_bytes"))
+
+
+def remove(path: str) -> None:
+    """Kill what is left in the cgroup and remove it."""
+    for _ in range(50):
+        try:
+            with open(os.path.join(path, "cgroup.procs")) as fh:
+                pids = [int(p) for p in fh.read().split()]
+        except OSError:
+            pids = []
+        if not pids:
+            break
+        if not _write(os.path.join(path, "cgroup.kill"), "1"):
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        time.sleep(0.01)
+    try:
+        os.rmdir(path)
+    except OSError:
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(tempdir: str) -> int:
+    """Remove temp folders and cgroups left by graders that died (``kill -9``); returns how many."""
+    n = 0
+    for base in (_v2_base(), _V1 if os.path.isdir(_V1) else None, tempdir):
+        if base is None:
+            continue
+        for path in glob.glob(os.path.join(base, PREFIX + "*")):
+            owner = os.path.basename(path)[len(PREFIX):].split("-")[0]
+            if not owner.isdigit() or _alive(int(owner)):
+                continue
+            if base == tempdir:
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                remove(path)
+            n += 1
+    return n
