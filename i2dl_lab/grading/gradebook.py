@@ -155,8 +155,8 @@ POLICIES = {
 def csv_cell(value):
     """A value safe to open in a spreadsheet: text that a spreadsheet would run as a formula is quoted.
 
-    >>> csv_cell("=HYPERLINK(\"http://x\")"), csv_cell("-1+2"), csv_cell(3.5), csv_cell("ada")
-    ('\'=HYPERLINK("http://x")', "'-1+2", 3.5, 'ada')
+    >>> csv_cell("=1+2"), csv_cell("-1+2"), csv_cell(3.5), csv_cell("ada")
+    ("'=1+2", "'-1+2", 3.5, 'ada')
     """
     if not isinstance(value, str):
         return value
