@@ -102,25 +102,31 @@ def _library_modules(spec_mod) -> list:
 
 
 def _called_library_functions(exercises, mods, spec_mod) -> dict[int, tuple]:
-    """Library functions a reference calls by name (``F.affine_forward`` inside a wrapper): id -> (fn, name)."""
+    """Library functions a reference calls by name (``F.affine_forward`` inside a wrapper): id -> (fn, name).
+
+    Not the spec's own helpers, which drivers need to build inputs (a cache from a forward
+    pass); the spec's file is hidden all the same.
+    """
     called = set().union(*(_code_names(getattr(ex.reference, "__code__", None)) for ex in exercises))
     out = {}
-    for mod in mods:
-        if getattr(mod, "__name__", "").startswith("i2dl_lab.grading") and mod is not spec_mod:
+    for mod in mods:  # the spec's own helpers stay: drivers use them to build the student's inputs
+        if getattr(mod, "__name__", "").startswith("i2dl_lab.grading") or mod is spec_mod:
             continue
         for key in called & set(vars(mod)):
             val = vars(mod)[key]
-            if isinstance(val, types.FunctionType) and (str(val.__module__).startswith("i2dl_lab.")
-                                                        or val.__module__ == spec_mod.__name__):
+            if isinstance(val, types.FunctionType) and str(val.__module__).startswith("i2dl_lab.") \
+                    and not str(val.__module__).startswith("i2dl_lab.grading"):
                 out[id(val)] = (val, key)
     return out
 
 
-def _copies(targets: dict[int, tuple], mods) -> dict[int, tuple]:
+def _copies(targets: dict[int, tuple], mods, spec_mod) -> dict[int, tuple]:
     """Module-level library functions whose code is a copy of a target function's (same code, names, constants)."""
     prints = {_fingerprint(f): name for f, name in targets.values() if isinstance(f, types.FunctionType)}
     out = {}
     for mod in mods:
+        if mod is spec_mod:  # drivers use the spec's helpers
+            continue
         for val in list(vars(mod).values()):
             if isinstance(val, types.FunctionType) and id(val) not in targets:
                 name = prints.get(_fingerprint(val))
@@ -137,7 +143,7 @@ def remove_references(spec_mod) -> tuple[dict, list[str]]:
     mods = _library_modules(spec_mod)
     targets = {id(ex.reference): (ex.reference, ex.function) for ex in exercises}
     targets.update(_called_library_functions(exercises, mods, spec_mod))
-    targets.update(_copies(targets, mods))
+    targets.update(_copies(targets, mods, spec_mod))
     defined_in = {spec_mod.__name__}
     for obj, name in targets.values():
         for f in _functions_of(obj):
