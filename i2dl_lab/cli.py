@@ -108,7 +108,7 @@ def _cmd_lab(args) -> int:
     cmd, env = lab_command(folder, state, args.jupyter_args)
     print("starting:", " ".join(cmd))
     try:
-        return subprocess.call(cmd, env=env)
+        return subprocess.call(cmd, env=env, cwd=folder)  # terminals open where the server runs
     except KeyboardInterrupt:
         return 0
 

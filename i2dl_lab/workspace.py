@@ -74,7 +74,22 @@ def write_record(root: str | os.PathLike, record: dict) -> None:
     tmp.replace(path)
 
 
+def kernel_language_info() -> dict:
+    """What this interpreter's IPython kernel reports as ``language_info`` (as ipykernel does).
+
+    JupyterLab writes the kernel's ``language_info`` into a notebook it opens; when the file
+    holds the same, the notebook opens unmodified.
+    """
+    import sys
+
+    return {"name": "python", "version": sys.version.split()[0], "mimetype": "text/x-python",
+            "codemirror_mode": {"name": "ipython", "version": sys.version_info[0]}, "pygments_lexer": "ipython3",
+            "nbconvert_exporter": "python", "file_extension": ".py"}
+
+
 def _write_notebook(path: Path, nb: dict) -> None:
+    if nb.get("metadata", {}).get("kernelspec", {}).get("language", "python") == "python":
+        nb = dict(nb, metadata=dict(nb.get("metadata") or {}, language_info=kernel_language_info()))
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)

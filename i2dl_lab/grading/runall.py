@@ -7,8 +7,9 @@ reports them in one plain line instead of stopping the notebook:
 * ``NotImplementedError``: the cell needs an exercise that still says ``raise
   NotImplementedError()``; the line names the function (``needs `adam`, not written yet``);
 * :class:`~i2dl_lab.grading.selfcheck.SelfCheckFailed`: the self-check printed what failed;
-* ``NameError`` once a cell has been skipped: the name would have come from a skipped cell,
-  and the line says so instead of a cascade of ``NameError: test_acc``.
+* any error in a cell that uses a name a skipped cell assigns (``test_acc``, or ``models``
+  left half-filled): the line names it instead of a cascade of ``NameError``/``KeyError``,
+  and what this cell assigns counts as unfinished in turn.
 
 Any other error is the student's and stops Run All as usual. A cell's last expression is
 still displayed (figures, sliders). :func:`notebook_status` (the release's last cell) lists
@@ -23,10 +24,11 @@ from dataclasses import dataclass, field
 _GUARD = """\
 try:
     pass
-except (NotImplementedError, NameError, __import__("i2dl_lab.grading.selfcheck", fromlist=["x"]).SelfCheckFailed) \
-as _i2dl_exc:
-    if not __import__("i2dl_lab.grading.runall", fromlist=["x"]).STATE.handle(_i2dl_exc):
+except Exception as _i2dl_exc:
+    if not __import__("i2dl_lab.grading.runall", fromlist=["x"]).STATE.handle(_i2dl_exc, ASSIGNED, USED):
         raise
+else:
+    __import__("i2dl_lab.grading.runall", fromlist=["x"]).STATE.tainted.difference_update(ASSIGNED)
 """
 _SHOW = '__import__("i2dl_lab.grading.runall", fromlist=["x"]).STATE.pop_value()'
 
@@ -37,10 +39,17 @@ class RunAllState:
 
     unfinished: list[str] = field(default_factory=list)
     skipped: int = 0
+    tainted: set[str] = field(default_factory=set)  # names that skipped cells assign
     value: object = None
 
-    def handle(self, exc: BaseException) -> bool:
-        """Report ``exc`` if it is one the guard handles; False means re-raise it."""
+    def handle(self, exc: BaseException, assigned=(), used=()) -> bool:
+        """Report ``exc`` if it is one the guard handles; False means re-raise it.
+
+        Args:
+            exc: what the cell raised.
+            assigned: names the cell assigns at top level (unfinished if it is skipped).
+            used: names the cell reads.
+        """
         from .selfcheck import SelfCheckFailed
 
         if isinstance(exc, SelfCheckFailed):
@@ -51,15 +60,17 @@ class RunAllState:
             if name not in self.unfinished:
                 self.unfinished.append(name)
             self.skipped += 1
+            self.tainted.update(assigned)
             print(f"Skipped the rest of this cell: it needs `{name}`, which is not written yet (its exercise cell "
                   "still raises NotImplementedError). Write it, run its cell and its self-check, then this cell.")
             return True
-        if isinstance(exc, NameError) and self.skipped:
-            missing = getattr(exc, "name", None) or str(exc)
+        needs = sorted(self.tainted.intersection(used))
+        if needs:
             waiting = ", ".join(f"`{n}`" for n in self.unfinished) or "an exercise"
             self.skipped += 1
-            print(f"Skipped this cell: it uses `{missing}`, which a skipped cell above would have defined "
-                  f"(unfinished: {waiting}).")
+            self.tainted.update(assigned)
+            print(f"Skipped this cell: it uses {', '.join(f'`{n}`' for n in needs)}, which a skipped cell above "
+                  f"did not finish (unfinished: {waiting}; here it raised {type(exc).__name__}: {exc}).")
             return True
         return False
 
@@ -96,7 +107,8 @@ class GuardCells(ast.NodeTransformer):
         if show:
             target = ast.Attribute(value=_state_expr(), attr="value", ctx=ast.Store())
             body[-1] = ast.Assign(targets=[target], value=last.value)
-        guard = ast.parse(_GUARD).body[0]
+        assigned, used = _names(body)
+        guard = ast.parse(_GUARD.replace("ASSIGNED", repr(assigned)).replace("USED", repr(used))).body[0]
         guard.body = body
         new = [guard]
         if show:
@@ -110,6 +122,24 @@ class GuardCells(ast.NodeTransformer):
                 n.lineno, n.end_lineno = (first, end) if n is guard else (end, end)
                 n.col_offset, n.end_col_offset = 0, 0
         return node
+
+
+def _names(body: list[ast.stmt]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Names a cell assigns at top level (not inside its functions) and names it reads anywhere."""
+    assigned, used = set(), set()
+    stack = list(body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            assigned.add(node.name)
+            used.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load))
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            assigned.update((a.asname or a.name).split(".")[0] for a in node.names if a.name != "*")
+        if isinstance(node, ast.Name):
+            (assigned if isinstance(node.ctx, ast.Store) else used).add(node.id)
+        stack.extend(ast.iter_child_nodes(node))
+    return tuple(sorted(assigned)), tuple(sorted(used))
 
 
 def _state_expr() -> ast.expr:

@@ -198,7 +198,7 @@ def workspace_lab(tmp_path):
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-ws"))
     env.pop("CI", None)
     log = open(tmp_path / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=ws, env=env, stdout=log, stderr=subprocess.STDOUT)  # as i2dl-lab lab does
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
@@ -272,15 +272,19 @@ def test_released_lab_in_a_workspace_opens_clean_runs_all_and_has_the_course_in_
         slider.wait_for(state="visible")  # the slider needs no exercise: it is there at once
         page.screenshot(path=str(tmp_path / "workspace_lab04.png"), full_page=False)
 
-        page.evaluate("() => window.jupyterapp.commands.execute('terminal:create-new')")
-        term = page.locator(".jp-Terminal .xterm-helper-textarea").first
-        term.wait_for(state="attached")
-        page.wait_for_timeout(2000)
-        term.focus()
-        page.keyboard.type("command -v i2dl-lab > which.txt; i2dl-lab --version >> which.txt\n")
+        page.evaluate("async () => { await window.jupyterapp.commands.execute('terminal:create-new'); return 1; }")
+        term = page.locator(".jp-Terminal .xterm-screen").first
+        term.wait_for(state="visible")
+        page.wait_for_timeout(3000)  # the shell reads its start-up files
+        term.click()
+        page.keyboard.type("command -v i2dl-lab > which.txt; i2dl-lab --version >> which.txt")
+        page.keyboard.press("Enter")
         deadline = time.monotonic() + 60
         while not (ws / "which.txt").exists() or "i2dl-lab " not in (ws / "which.txt").read_text():
-            assert time.monotonic() < deadline, "the terminal did not run the command"
+            if time.monotonic() > deadline:
+                ARTIFACTS.mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(ARTIFACTS / "terminal.png"))
+                raise AssertionError("the terminal did not run the command (screenshot: test-output/browser/)")
             page.wait_for_timeout(500)
         browser.close()
     found = (ws / "which.txt").read_text().splitlines()

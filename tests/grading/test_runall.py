@@ -37,8 +37,22 @@ def test_unfinished_exercise_is_named_and_later_cells_say_why_they_skip(kernel, 
     assert "needs `train`, which is not written yet" in out and "test_acc" not in ns
     run("print(test_acc)")
     out = capsys.readouterr().out
-    assert "uses `test_acc`, which a skipped cell above would have defined (unfinished: `train`)" in out
+    assert "uses `test_acc`, which a skipped cell above did not finish (unfinished: `train`" in out
     assert runall.STATE.skipped == 2 and runall.STATE.unfinished == ["train"]
+
+
+def test_half_filled_state_of_a_skipped_cell_does_not_cascade(kernel, capsys):
+    run, _ = kernel
+    run("def fit(x):\n    raise NotImplementedError()\n")
+    run("models = {}\nfor name in ['SGD', 'Adam']:\n    models[name] = fit(name)\n")
+    run("acc = models['Adam']")       # KeyError: models stayed empty
+    run("print(acc)")                 # acc comes from a skipped cell in turn
+    out = capsys.readouterr().out
+    assert "uses `models`, which a skipped cell above did not finish" in out and "KeyError: 'Adam'" in out
+    assert "uses `acc`" in out
+    run("models = {'Adam': 1}")       # a cell that runs through assigns the name afresh
+    with pytest.raises(KeyError):
+        run("models['SGD']")
 
 
 def test_methods_are_named_with_their_class(kernel, capsys):
