@@ -42,7 +42,7 @@ from .zoo import ConvAutoencoder, LeNet
 __all__ = ["freeze", "unfreeze", "trainable_parameters", "get_head", "replace_head", "prepare_transfer",
            "extract_features", "PRETRAINED_PATH", "jitter_digits", "digits_parts", "pretrain_digits_lenet",
            "load_pretrained", "target_task_data", "fewshot_transfer", "AutoencoderClassifier",
-           "autoencoder_pretraining"]
+           "autoencoder_pretraining", "freeze_body", "body_head_groups", "set_train_mode", "train_full_batch"]
 
 PRETRAINED_PATH = data_file("digits_lenet_pretrained.pt")  # the wheel's copy, or data/ in a checkout
 JITTER_SHIFT = 2  # pixels
@@ -357,3 +357,60 @@ def autoencoder_pretraining(labels_per_class: int = 10, seeds: Iterable[int] = (
     for key in ("scratch", "feature_extraction", "fine_tuning"):
         res[key + "_mean"] = float(np.mean(res[key]))
     return res
+
+
+# ------------------------------------------------------------------ lab 08's pieces, written out
+def freeze_body(model: nn.Module, head_name: str = "head") -> int:
+    """Stop gradients for every parameter outside the head ``head_name``; the head stays trainable.
+
+    Returns:
+        the number of frozen scalars.
+    """
+    frozen = 0
+    for name, p in model.named_parameters():
+        in_head = name.startswith(head_name + ".")
+        p.requires_grad_(in_head)
+        frozen += 0 if in_head else p.numel()
+    return frozen
+
+
+def body_head_groups(model: nn.Module, lr: float, body_lr_factor: float, head_name: str = "head") -> list[dict]:
+    """Optimizer parameter groups: the trainable body at ``lr * body_lr_factor``, the head at ``lr``.
+
+    The body group comes first and is left out when no body parameter is trainable (a frozen body).
+    """
+    body, head = [], []
+    for name, p in model.named_parameters():
+        if name.startswith(head_name + "."):
+            head.append(p)
+        elif p.requires_grad:
+            body.append(p)
+    groups = [{"params": body, "lr": lr * body_lr_factor}] if body else []
+    return groups + [{"params": head, "lr": lr}]
+
+
+def set_train_mode(model: nn.Module, frozen_body: bool, head_name: str = "head") -> None:
+    """Training mode; with ``frozen_body`` every top-level part except the head goes back to evaluation mode.
+
+    A frozen body must behave as it did when it was trained: batch norm normalises with its
+    running statistics (and does not overwrite them with the few new images), dropout is off.
+    """
+    model.train()
+    if frozen_body:
+        for name, child in model.named_children():
+            if name != head_name:
+                child.eval()
+
+
+def train_full_batch(model: nn.Module, optimizer, X: torch.Tensor, y: torch.Tensor, steps: int, frozen_body: bool,
+                     head_name: str = "head") -> list[float]:
+    """The lab's one recipe: ``steps`` full-batch steps on the cross-entropy; returns the loss before each step."""
+    losses = []
+    for _ in range(steps):
+        set_train_mode(model, frozen_body, head_name)
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(X), y)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
