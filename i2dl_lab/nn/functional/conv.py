@@ -17,17 +17,25 @@ Two implementations of convolution live here:
 
 * :func:`conv_forward_naive` / :func:`conv_backward_naive`: four nested loops, the formula
   written out. Read these first. Slow (see their docstrings for how slow).
-* :func:`conv_forward` / :func:`conv_backward`: the same maths as one matrix product. A
-  strided *view* of the padded input lists every receptive field without copying
+* :func:`conv_forward` / :func:`conv_backward`: the same maths as matrix products. Each
+  image's receptive fields are copied into the columns of a ``(C*HH*WW, Ho*Wo)`` matrix
   (``im2col``); multiplying it by the filters reshaped to ``(F, C*HH*WW)`` gives every output
   pixel at once. The backward pass is two more matrix products plus ``col2im``, which adds the
   column gradients back onto the image with a loop over the ``HH*WW`` kernel offsets only.
+
+How the fast path keeps to torch's speed and memory: the columns of a few images at a time
+are built in one buffer small enough to stay in the CPU cache (the full column matrix of a
+batch is nine times the input for a 3x3 kernel), so nothing the size of the columns is
+allocated or kept; the backward pass rebuilds them from ``x`` instead. The zero padding is
+never materialised: im2col and col2im copy only the kernel offsets that land inside the
+image, and the padded positions of the reused buffer stay zero. The bias is one more
+column of the filter matrix, multiplied by a row of ones under the image columns, so the
+GEMM adds it and, in the backward pass, sums ``db`` with ``dw``.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .._checks import as_float_array, check_ndim
 
@@ -130,17 +138,73 @@ def _pad(x: np.ndarray, pad: int) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
 
 
-def _windows(xp: np.ndarray, kh: int, kw: int, stride: int, Ho: int, Wo: int) -> np.ndarray:
-    """Read-only view ``(N, C, kh, kw, Ho, Wo)`` of every receptive field; copies nothing."""
-    v = sliding_window_view(xp, (kh, kw), axis=(2, 3))  # (N, C, Hp-kh+1, Wp-kw+1, kh, kw)
-    v = v[:, :, : (Ho - 1) * stride + 1 : stride, : (Wo - 1) * stride + 1 : stride]  # (N, C, Ho, Wo, kh, kw)
-    return v.transpose(0, 1, 4, 5, 2, 3)
-
-
 def _offset_slice(i: int, j: int, stride: int, Ho: int, Wo: int):
     """Index of the input pixels that kernel offset (i, j) touches, for every output pixel."""
     return (slice(None), slice(None), slice(i, i + (Ho - 1) * stride + 1, stride),
             slice(j, j + (Wo - 1) * stride + 1, stride))
+
+
+# --------------------------------------------------------------------------- im2col / col2im
+# Bytes of image columns built at once: small enough to stay in the L2 cache of a core.
+_COLS_BYTES = 1 << 20
+
+
+def _valid_range(offset: int, stride: int, pad: int, n_out: int, n_in: int) -> tuple[slice, slice]:
+    """Along one axis: which outputs kernel ``offset`` reads inside the image, and where.
+
+    Output ``o`` reads input ``o * stride + offset - pad``; the outputs for which that lies in
+    ``[0, n_in)`` form a contiguous range (the others read zero padding).
+
+    >>> _valid_range(0, 1, 1, 4, 4)  # the first output reads the padding
+    (slice(1, 4, None), slice(0, 3, 1))
+    """
+    lo = max(0, -((offset - pad) // stride))  # ceil((pad - offset) / stride)
+    hi = min(n_out, (n_in - 1 + pad - offset) // stride + 1)
+    hi = max(hi, lo)
+    start = lo * stride + offset - pad
+    return slice(lo, hi), slice(start, start + (hi - lo - 1) * stride + 1 if hi > lo else start, stride)
+
+
+def _offset_ranges(HH, WW, stride, pad, Ho, Wo, H, W):
+    """``[(i, j, out_rows, out_cols, in_rows, in_cols), ...]`` for every kernel offset."""
+    ranges = []
+    for i in range(HH):
+        orow, irow = _valid_range(i, stride, pad, Ho, H)
+        for j in range(WW):
+            ocol, icol = _valid_range(j, stride, pad, Wo, W)
+            ranges.append((i, j, orow, ocol, irow, icol))
+    return ranges
+
+
+def _im2col(x, cols6, ranges) -> None:
+    """Copy the receptive fields of ``x (m, C, H, W)`` into ``cols6 (m, C, HH, WW, Ho, Wo)``.
+
+    Only offsets inside the image are written; the padded positions keep their zeros.
+    """
+    for i, j, orow, ocol, irow, icol in ranges:
+        cols6[:, :, i, j, orow, ocol] = x[:, :, irow, icol]
+
+
+def _col2im(dcols6, dx, ranges) -> None:
+    """Add the column gradients ``dcols6 (m, C, HH, WW, Ho, Wo)`` back onto ``dx (m, C, H, W)``.
+
+    Overlapping receptive fields add up; gradients that fall on the padding are dropped.
+    """
+    for i, j, orow, ocol, irow, icol in ranges:
+        dx[:, :, irow, icol] += dcols6[:, :, i, j, orow, ocol]
+
+
+def _column_buffer(m, C, HH, WW, Ho, Wo, dtype):
+    """Zeroed ``(m, K + 1, P)`` columns with the last row set to ones (for the bias), and its
+    ``(m, C, HH, WW, Ho, Wo)`` view of the first ``K`` rows that im2col writes into."""
+    K, P = C * HH * WW, Ho * Wo
+    cols = np.zeros((m, K + 1, P), dtype=dtype)
+    cols[:, K] = 1.0
+    return cols, cols[:, :K].reshape(m, C, HH, WW, Ho, Wo)  # splitting axes: a view, never a copy
+
+
+def _images_per_chunk(N, K, P, itemsize) -> int:
+    return int(min(N, max(1, _COLS_BYTES // ((K + 1) * P * itemsize))))
 
 
 # --------------------------------------------------------------------------- convolution
@@ -156,7 +220,8 @@ def conv_forward(x, w, b, conv_param):
     Returns:
         out: shape ``(N, F, Ho, Wo)`` with ``Ho = (H + 2*pad - HH) / stride + 1`` (and ``Wo``
             likewise), same dtype as ``x``/``w``.
-        cache: ``(x, w, b, conv_param, cols)`` for :func:`conv_backward`.
+        cache: ``(x, w, b, conv_param)`` for :func:`conv_backward` (a reference to ``x``, as
+            torch keeps: do not change ``x`` in place before the backward pass).
 
     Raises:
         ValueError: channel mismatch, a kernel larger than the padded input, or a stride that
@@ -171,16 +236,28 @@ def conv_forward(x, w, b, conv_param):
     x, w, b, stride, pad, Ho, Wo = _check_conv_inputs(x, w, b, conv_param)
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
-    xp = _pad(x, pad)
-    # im2col: one copy of the strided view, laid out so that each image is a (K, P) matrix.
-    cols = _windows(xp, HH, WW, stride, Ho, Wo).reshape(N, C * HH * WW, Ho * Wo)  # (N, K, P)
-    out = np.matmul(w.reshape(F, -1), cols)  # (N, F, P): one GEMM per image, already NCHW
-    out += b.reshape(1, F, 1)
-    return out.reshape(N, F, Ho, Wo), (x, w, b, conv_param, cols)
+    K, P = C * HH * WW, Ho * Wo
+    dtype = np.result_type(x, w)
+    wb = np.empty((F, K + 1), dtype=dtype)  # [filters | bias]: the GEMM adds the bias
+    wb[:, :K] = w.reshape(F, K)
+    wb[:, K] = b
+    m = _images_per_chunk(N, K, P, dtype.itemsize)
+    cols, cols6 = _column_buffer(m, C, HH, WW, Ho, Wo, dtype)  # (m, K+1, P)
+    ranges = _offset_ranges(HH, WW, stride, pad, Ho, Wo, H, W)
+    out = np.empty((N, F, P), dtype=dtype)
+    for n0 in range(0, N, m):
+        k = min(m, N - n0)
+        _im2col(x[n0 : n0 + k], cols6[:k], ranges)
+        np.matmul(wb, cols[:k], out=out[n0 : n0 + k])  # (F, K+1) @ (k, K+1, P) -> (k, F, P), NCHW
+    return out.reshape(N, F, Ho, Wo), (x, w, b, conv_param)
 
 
 def conv_backward(dout, cache):
     """Backward pass of :func:`conv_forward`.
+
+    With ``cols_n`` the ``(K, P)`` column matrix of image ``n`` and ``dout_n`` its ``(F, P)``
+    gradient: ``dw = sum_n dout_n @ cols_n^T``, ``db = sum_n dout_n @ 1`` (one GEMM with the
+    row of ones under the columns) and ``dx_n = col2im(w^T @ dout_n)``.
 
     Args:
         dout: upstream gradient, shape ``(N, F, Ho, Wo)``.
@@ -189,29 +266,37 @@ def conv_backward(dout, cache):
     Returns:
         dx: ``(N, C, H, W)``; dw: ``(F, C, HH, WW)``; db: ``(F,)``.
     """
-    x, w, b, conv_param, cols = cache
+    x, w, b, conv_param = cache
     stride, pad = _conv_params(conv_param)
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
-    _, K, P = cols.shape
-    dout = np.asarray(dout)
     Ho = conv_output_size(H, HH, stride, pad, axis="height")
     Wo = conv_output_size(W, WW, stride, pad, axis="width")
+    K, P = C * HH * WW, Ho * Wo
+    dout = np.asarray(dout)
     if dout.shape != (N, F, Ho, Wo):
         raise ValueError(f"dout must have the forward output's shape {(N, F, Ho, Wo)}, got {dout.shape}")
-    dout3 = dout.reshape(N, F, P)
-    db = dout3.sum(axis=2).sum(axis=0)
-    # dw = sum_n dout_n (F, P) @ cols_n^T (P, K); matmul reads the transpose without copying.
-    dw = np.matmul(dout3, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-    dcols = np.matmul(w.reshape(F, K).T, dout3).reshape(N, C, HH, WW, Ho, Wo)
-    # col2im: each kernel offset (i, j) sends its column gradient to a strided slice of the
-    # padded image; overlapping windows add up.
-    dxp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
-    for i in range(HH):
-        for j in range(WW):
-            dxp[_offset_slice(i, j, stride, Ho, Wo)] += dcols[:, :, i, j]
-    dx = dxp[:, :, pad : pad + H, pad : pad + W] if pad else dxp
-    return np.ascontiguousarray(dx), dw, db
+    dtype = np.result_type(x, w)
+    dout3 = dout.reshape(N, F, P).astype(dtype, copy=False)
+    wT = np.ascontiguousarray(w.reshape(F, K).T)  # (K, F)
+    m = _images_per_chunk(N, K, P, dtype.itemsize)
+    cols, cols6 = _column_buffer(m, C, HH, WW, Ho, Wo, dtype)  # rebuilt from x, chunk by chunk
+    dcols = np.empty((m, K, P), dtype=dtype)
+    dcols6 = dcols.reshape(m, C, HH, WW, Ho, Wo)
+    dwb = np.zeros((F, K + 1), dtype=dtype)  # [dw | db]
+    dwb_k = np.empty((m, F, K + 1), dtype=dtype)
+    dx = np.zeros((N, C, H, W), dtype=dtype)
+    ranges = _offset_ranges(HH, WW, stride, pad, Ho, Wo, H, W)
+    for n0 in range(0, N, m):
+        k = min(m, N - n0)
+        d = dout3[n0 : n0 + k]  # (k, F, P)
+        _im2col(x[n0 : n0 + k], cols6[:k], ranges)
+        # (k, F, P) @ (k, P, K+1): matmul reads the transposed columns without copying
+        np.matmul(d, cols[:k].transpose(0, 2, 1), out=dwb_k[:k])
+        dwb += dwb_k[:k].sum(axis=0)
+        np.matmul(wT, d, out=dcols[:k])  # (K, F) @ (k, F, P) -> (k, K, P)
+        _col2im(dcols6[:k], dx[n0 : n0 + k], ranges)
+    return dx, dwb[:, :K].reshape(w.shape), dwb[:, K].copy()
 
 
 def conv_forward_naive(x, w, b, conv_param):
