@@ -107,6 +107,14 @@ def _bn_test_backward(dout, cache):
     return dx, dgamma, dbeta
 
 
+def _graph_cache(cache):
+    """The node-by-node cache of :func:`batchnorm_backward` from a spatial training cache."""
+    _, x, mu, inv_std, var, gamma, eps, M = cache
+    pshape = (1, x.shape[1], 1, 1)
+    xc = x - mu.reshape(pshape)
+    return ("train", xc * inv_std.reshape(pshape), xc, gamma, inv_std, var, eps, (0, 2, 3), pshape, M)
+
+
 def batchnorm_forward(x, gamma, beta, bn_param):
     """Batch normalisation of ``(N, D)`` features.
 
@@ -154,6 +162,8 @@ def batchnorm_backward(dout, cache):
     """
     if cache[0] == "test":
         return _bn_test_backward(dout, cache)
+    if cache[0] == "spatial_train":
+        cache = _graph_cache(cache)
     _, xhat, xc, gamma, inv_std, var, eps, axes, pshape, M = cache
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * xhat).sum(axis=axes)
@@ -183,6 +193,8 @@ def batchnorm_backward_alt(dout, cache):
     """
     if cache[0] == "test":
         return _bn_test_backward(dout, cache)
+    if cache[0] == "spatial_train":
+        return _spatial_bn_train_backward(dout, cache)
     _, xhat, _, gamma, inv_std, _, _, axes, pshape, M = cache
     dbeta = dout.sum(axis=axes)
     dgamma = (dout * xhat).sum(axis=axes)
@@ -211,6 +223,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """
     x = as_float_array("x", x)
     check_ndim("x", x, 4, "(N, C, H, W); use batchnorm_forward for (N, D)")
+    if isinstance(bn_param, dict) and bn_param.get("mode", "train") == "train":
+        return _spatial_bn_train_forward(x, gamma, beta, bn_param)
     return _bn_forward(x, gamma, beta, bn_param, (0, 2, 3), (1, x.shape[1], 1, 1), "spatial_batchnorm_forward")
 
 
@@ -220,7 +234,110 @@ def spatial_batchnorm_backward(dout, cache):
     Returns:
         dx ``(N, C, H, W)``, dgamma ``(C,)``, dbeta ``(C,)``.
     """
+    if cache[0] == "spatial_train":
+        return _spatial_bn_train_backward(dout, cache)
     return batchnorm_backward_alt(dout, cache)
+
+
+# Bytes of one chunk of images in the spatial batch-norm passes: each chunk's temporaries
+# stay in the L2 cache, so every full-size array is read or written only where it must be.
+_BN_CHUNK_BYTES = 1 << 19
+
+
+def _images_per_chunk(x) -> int:
+    return int(min(len(x), max(1, _BN_CHUNK_BYTES // max(1, x[0].nbytes))))
+
+
+def _spatial_bn_train_forward(x, gamma, beta, bn_param):
+    """Training-mode :func:`spatial_batchnorm_forward`, one pass over ``x`` for the statistics.
+
+    The mean and the variance come from the sums of ``d = x - k`` and ``d^2`` in one pass,
+    with ``k`` the first image's per-channel mean: for any ``k`` near the batch mean,
+    ``var = E[d^2] - E[d]^2`` has no cancellation (without the shift, float32 would lose the
+    variance of data whose mean is large against its spread). The sums are accumulated in
+    float64 across chunks. The cache keeps ``x`` itself (as torch does), the mean and
+    ``1/std``; the backward pass recomputes ``xhat`` chunk by chunk.
+    """
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    check_positive("bn_param['eps']", eps)
+    check_range("bn_param['momentum']", momentum, 0.0, 1.0, high_inclusive=True)
+    N, C, H, W = x.shape
+    gamma = _check_affine("gamma", gamma, C, "feature/channel")
+    beta = _check_affine("beta", beta, C, "feature/channel")
+    running_mean = bn_param.get("running_mean")
+    running_var = bn_param.get("running_var")
+    if running_mean is None:
+        running_mean = np.zeros(C, dtype=x.dtype)
+    if running_var is None:
+        running_var = np.ones(C, dtype=x.dtype)
+    x3 = x.reshape(N, C, H * W)
+    M = N * H * W  # values averaged per channel
+    m = _images_per_chunk(x3)
+    buf = np.empty((m, C, H * W), dtype=x.dtype)
+    k = x3[0].mean(axis=1, keepdims=True)  # (C, 1) shift
+    s1 = np.zeros(C)
+    s2 = np.zeros(C)
+    for n0 in range(0, N, m):
+        d = np.subtract(x3[n0 : n0 + m], k, out=buf[: min(m, N - n0)])  # (m, C, HW)
+        s1 += d.sum(axis=2).sum(axis=0)
+        s2 += np.einsum("ncp,ncp->c", d, d)
+    mean_d = s1 / M
+    var64 = np.maximum(s2 / M - mean_d * mean_d, 0.0)  # biased
+    mu = (k[:, 0] + mean_d).astype(x.dtype)
+    var = var64.astype(x.dtype)
+    inv_std = (1.0 / np.sqrt(var64 + eps)).astype(x.dtype)
+    scale = (gamma.reshape(C) * inv_std).astype(x.dtype)[:, None]
+    shift = beta.reshape(C).astype(x.dtype)[:, None]
+    out = np.empty(x3.shape, dtype=np.result_type(x, gamma, beta))
+    for n0 in range(0, N, m):
+        o = out[n0 : n0 + m]
+        np.subtract(x3[n0 : n0 + m], mu[:, None], out=o)  # (x - mu) * gamma / std + beta, in place
+        o *= scale
+        o += shift
+    bn_param["running_mean"] = momentum * running_mean + (1.0 - momentum) * mu
+    bn_param["running_var"] = momentum * running_var + (1.0 - momentum) * var
+    return out.reshape(x.shape), ("spatial_train", x, mu, inv_std, var, gamma, eps, M)
+
+
+def _spatial_bn_train_backward(dout, cache):
+    """Backward pass of :func:`_spatial_bn_train_forward` (the one-line form, chunked).
+
+    ``dx = gamma / std / M * (M * dout - dbeta - xhat * dgamma)`` with ``xhat = (x - mu) / std``,
+    written as ``k1 * dout + k2 * (x - mu) + k3`` per channel.
+    """
+    _, x, mu, inv_std, _, gamma, _, M = cache
+    dout = np.asarray(dout)
+    if dout.shape != x.shape:
+        raise ValueError(f"dout must have the shape of x {x.shape}, got {dout.shape}")
+    N, C = x.shape[:2]
+    x3, d3 = x.reshape(N, C, -1), dout.reshape(N, C, -1)
+    dtype = np.result_type(x, dout, gamma)
+    m = _images_per_chunk(x3)
+    buf = np.empty((m,) + x3.shape[1:], dtype=dtype)
+    mu1 = mu[:, None]
+    dbeta = np.zeros(C)
+    dxc = np.zeros(C)  # sum of dout * (x - mu)
+    for n0 in range(0, N, m):
+        d = d3[n0 : n0 + m]
+        dbeta += d.sum(axis=2).sum(axis=0)
+        xc = np.subtract(x3[n0 : n0 + m], mu1, out=buf[: len(d)])
+        dxc += np.einsum("ncp,ncp->c", d, xc)
+    inv_std = inv_std.astype(np.float64)
+    dgamma = dxc * inv_std
+    k1 = gamma.reshape(C) * inv_std  # float64 coefficients (C,), cast once below
+    k2 = -k1 * inv_std * dgamma / M
+    k3 = -k1 * dbeta / M
+    k1, k2, k3 = (a.astype(dtype)[:, None] for a in (k1, k2, k3))
+    dx = np.empty(x3.shape, dtype=dtype)
+    for n0 in range(0, N, m):
+        g = dx[n0 : n0 + m]
+        xc = np.subtract(x3[n0 : n0 + m], mu1, out=buf[: len(g)])
+        xc *= k2
+        xc += k3
+        np.multiply(d3[n0 : n0 + m], k1, out=g)
+        g += xc
+    return (dx.reshape(x.shape), dgamma.astype(dtype).reshape(gamma.shape), dbeta.astype(dtype).reshape(gamma.shape))
 
 
 # --------------------------------------------------------------------------- layer / group norm
