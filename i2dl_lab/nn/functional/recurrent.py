@@ -249,22 +249,33 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tc)
 
 
-def _lstm_gate_grads(dh, dc, gates, tc, prev_c, H, out):
+def _lstm_gate_grads(dh, dc, gates, tc, prev_c, H, out, tmp, tmp3):
     """Gradient of the pre-activations ``a`` (N, 4H) written into ``out``; returns dprev_c.
 
     ``dc`` is the gradient arriving at the new cell state from later steps; the one from
-    ``h = o * tanh(c)`` is added here.
+    ``h = o * tanh(c)`` is added to it in place, and ``dc`` then becomes dprev_c (also in
+    place). ``tmp`` (N, H) and ``tmp3`` (N, 3H) are scratch buffers: the loop over time
+    steps allocates nothing.
     """
     i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
-    dc = dc + dh * o * (1.0 - tc * tc)
+    np.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
+    np.subtract(1.0, tmp, out=tmp)
+    tmp *= o
+    tmp *= dh
+    dc += tmp
     np.multiply(dc, g, out=out[:, :H])  # d i
     np.multiply(dc, prev_c, out=out[:, H : 2 * H])  # d f
     np.multiply(dh, tc, out=out[:, 2 * H : 3 * H])  # d o
     np.multiply(dc, i, out=out[:, 3 * H :])  # d g
     # through the nonlinearities: sigmoid' = s(1-s), tanh' = 1 - t^2
-    out[:, : 3 * H] *= gates[:, : 3 * H] * (1.0 - gates[:, : 3 * H])
-    out[:, 3 * H :] *= 1.0 - g * g
-    return dc * f
+    np.subtract(1.0, gates[:, : 3 * H], out=tmp3)
+    tmp3 *= gates[:, : 3 * H]
+    out[:, : 3 * H] *= tmp3
+    np.multiply(g, g, out=tmp)
+    np.subtract(1.0, tmp, out=tmp)
+    out[:, 3 * H :] *= tmp
+    dc *= f
+    return dc
 
 
 def lstm_step_backward(dnext_h, dnext_c, cache):
@@ -282,8 +293,12 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     H = Wh.shape[0]
     check_shape("dnext_h", dnext_h, prev_h.shape, "(N, H) like the hidden state")
     check_shape("dnext_c", dnext_c, prev_c.shape, "(N, H) like the cell state")
-    da = np.empty(gates.shape, dtype=np.result_type(dnext_h, dnext_c, gates))
-    dprev_c = _lstm_gate_grads(dnext_h, dnext_c, gates, tc, prev_c, H, da)
+    dtype = np.result_type(dnext_h, dnext_c, gates)
+    da = np.empty(gates.shape, dtype=dtype)
+    N = gates.shape[0]
+    dc = np.array(dnext_c, dtype=dtype)  # a copy: updated in place
+    dprev_c = _lstm_gate_grads(dnext_h, dc, gates, tc, prev_c, H, da, np.empty((N, H), dtype),
+                               np.empty((N, 3 * H), dtype))
     return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
@@ -324,15 +339,15 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     c = np.empty((T, N, H), dtype=dtype)
     tc = np.empty((T, N, H), dtype=dtype)
     h = np.empty((T, N, H), dtype=dtype)
-    tmp = np.empty((N, H), dtype=dtype)
+    hw = np.empty((N, 4 * H), dtype=dtype)
+    ig = np.empty((N, H), dtype=dtype)
     prev_h, prev_c = h0, c0
     for t in range(T):
-        a = gates[t]
-        a += prev_h @ Wh
+        a = gates[t]  # (N, 4H): x_t @ Wx + b, turned into the gates in place
+        a += np.matmul(prev_h, Wh, out=hw)
         _lstm_gates(a, H)
         np.multiply(a[:, H : 2 * H], prev_c, out=c[t])  # f * prev_c
-        np.multiply(a[:, :H], a[:, 3 * H :], out=tmp)  # i * g
-        c[t] += tmp
+        c[t] += np.multiply(a[:, :H], a[:, 3 * H :], out=ig)  # + i * g
         np.tanh(c[t], out=tc[t])
         np.multiply(a[:, 2 * H : 3 * H], tc[t], out=h[t])  # o * tanh(c)
         prev_h, prev_c = h[t], c[t]
@@ -371,17 +386,21 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
     da = np.empty_like(gates)  # (T, N, 4H)
     dprev_c = np.zeros((N, H), dtype=dtype) if dc_last is None else np.array(dc_last, dtype=dtype)
     dprev_h = np.zeros((N, H), dtype=dtype)
+    tmp, tmp3 = np.empty((N, H), dtype=dtype), np.empty((N, 3 * H), dtype=dtype)
     WhT = np.ascontiguousarray(Wh.T)
     for t in range(T - 1, -1, -1):
         dh_t = dh_tm[t]
         dh_t += dprev_h
         prev_c = c[t - 1] if t > 0 else c0
-        dprev_c = _lstm_gate_grads(dh_t, dprev_c, gates[t], tc[t], prev_c, H, da[t])
-        dprev_h = da[t] @ WhT
+        _lstm_gate_grads(dh_t, dprev_c, gates[t], tc[t], prev_c, H, da[t], tmp, tmp3)  # dprev_c in place
+        np.matmul(da[t], WhT, out=dprev_h)
     da2 = da.reshape(T * N, 4 * H)
-    h_prev = np.concatenate([h0[None].astype(dtype, copy=False), h[:-1]], axis=0).reshape(T * N, H)
+    # dWh = sum_t h_{t-1}^T @ da_t: the step from h0, then all later steps in one GEMM
+    dWh = h0.T.astype(dtype, copy=False) @ da[0]
+    if T > 1:
+        dWh += h[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, 4 * H)
     dx = np.ascontiguousarray((da2 @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2))
-    grads = (dx, dprev_h, xt.T @ da2, h_prev.T @ da2, da2.sum(axis=0))
+    grads = (dx, dprev_h, xt.T @ da2, dWh, da2.sum(axis=0))
     return (*grads, dprev_c) if return_dc0 else grads
 
 
