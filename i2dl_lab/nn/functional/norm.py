@@ -386,13 +386,41 @@ def layernorm_forward(x, gamma, beta, ln_param):
     D = x.shape[-1]
     gamma = _check_affine("gamma", gamma, D, f"feature of the last axis of x {x.shape}")
     beta = _check_affine("beta", beta, D, f"feature of the last axis of x {x.shape}")
-    xhat, inv_std = _norm_last(x, eps)
-    out = xhat * gamma.reshape(-1) + beta.reshape(-1)
-    return out, (xhat, inv_std, gamma)
+    x2 = x.reshape(-1, D)  # (R, D): every leading index is one row
+    dtype = np.result_type(x, gamma, beta)
+    g, b = gamma.reshape(D).astype(dtype, copy=False), beta.reshape(D).astype(dtype, copy=False)
+    xhat = np.empty(x2.shape, dtype=dtype)
+    out = np.empty(x2.shape, dtype=dtype)
+    inv_std = np.empty((len(x2), 1), dtype=dtype)
+    mean_w = np.full(D, 1.0 / D, dtype=dtype)
+    # Chunks of rows small enough that each one's passes run in the L2 cache; row sums and
+    # dot products go through BLAS (matrix-vector products, one read each).
+    for r in _row_chunks(x2):
+        xr, xh = x2[r], xhat[r]
+        np.subtract(xr, (xr @ mean_w)[:, None], out=xh)  # x - mean
+        var = np.einsum("ij,ij->i", xh, xh) / D
+        inv_std[r, 0] = 1.0 / np.sqrt(var + eps)
+        xh *= inv_std[r]
+        np.multiply(xh, g, out=out[r])
+        out[r] += b
+    return out.reshape(x.shape), (xhat.reshape(x.shape), inv_std.reshape(x.shape[:-1] + (1,)), gamma)
+
+
+def _rows_per_chunk(x2, chunk_bytes: int = 1 << 18) -> int:
+    """Rows of the 2-D array ``x2`` in about ``chunk_bytes``: a chunk's passes stay in the L2 cache."""
+    return int(max(1, chunk_bytes // max(1, x2.shape[1] * x2.itemsize)))
+
+
+def _row_chunks(x2):
+    rows = _rows_per_chunk(x2)
+    return [slice(r, r + rows) for r in range(0, len(x2), rows)]
 
 
 def layernorm_backward(dout, cache):
     """Backward pass of :func:`layernorm_forward`.
+
+    ``dx = (1/std) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` per row, with
+    ``dxhat = dout * gamma``; the two row means are matrix-vector products with ``gamma``.
 
     Returns:
         dx (shape of x), dgamma ``(D,)``, dbeta ``(D,)`` (summed over every leading axis).
@@ -402,10 +430,27 @@ def layernorm_backward(dout, cache):
     if dout.shape != xhat.shape:
         raise ValueError(f"dout must have the shape of x {xhat.shape}, got {dout.shape}")
     D = xhat.shape[-1]
-    dbeta = dout.reshape(-1, D).sum(axis=0)
-    dgamma = (dout * xhat).reshape(-1, D).sum(axis=0)
-    dx = _norm_last_backward(dout * gamma.reshape(-1), xhat, inv_std)
-    return dx, dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
+    dtype = np.result_type(xhat, dout)
+    x2, d2, inv2 = xhat.reshape(-1, D), dout.reshape(-1, D), inv_std.reshape(-1, 1)
+    g = gamma.reshape(D).astype(dtype, copy=False)
+    dx = np.empty(x2.shape, dtype=dtype)
+    dgamma = np.zeros(D, dtype=dtype)
+    dbeta = np.zeros(D, dtype=dtype)
+    tmp = np.empty((min(len(x2), _rows_per_chunk(x2)), D), dtype=dtype)
+    for r in _row_chunks(x2):
+        xh, d, out = x2[r], d2[r], dx[r]
+        t = np.multiply(d, xh, out=tmp[: len(xh)])  # dout * xhat
+        ones = np.ones(len(xh), dtype=dtype)
+        dbeta += ones @ d
+        dgamma += ones @ t
+        s1 = (d @ g) / D  # mean of dxhat over the row
+        s2 = (t @ g) / D  # mean of dxhat * xhat
+        np.multiply(d, g, out=out)  # dxhat
+        out -= s1[:, None]
+        np.multiply(xh, s2[:, None], out=t)
+        out -= t
+        out *= inv2[r]
+    return dx.reshape(xhat.shape), dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
 
 
 def groupnorm_forward(x, gamma, beta, G, gn_param):
