@@ -250,30 +250,30 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
 
 
 def _lstm_gate_grads(dh, dc, gates, tc, prev_c, H, out, tmp, tmp3):
-    """Gradient of the pre-activations ``a`` (N, 4H) written into ``out``; returns dprev_c.
+    """Gradient of the pre-activations, feature-major: ``gates`` and ``out`` are (4H, N).
 
-    ``dc`` is the gradient arriving at the new cell state from later steps; the one from
-    ``h = o * tanh(c)`` is added to it in place, and ``dc`` then becomes dprev_c (also in
-    place). ``tmp`` (N, H) and ``tmp3`` (N, 3H) are scratch buffers: the loop over time
-    steps allocates nothing.
+    ``dc`` (H, N) is the gradient arriving at the new cell state from later steps; the one
+    from ``h = o * tanh(c)`` is added to it in place, and ``dc`` then becomes dprev_c (also
+    in place). ``tmp`` (H, N) and ``tmp3`` (3H, N) are scratch buffers: the loop over time
+    steps allocates nothing. (The single-step version passes transposed views.)
     """
-    i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    i, f, o, g = gates[:H], gates[H : 2 * H], gates[2 * H : 3 * H], gates[3 * H :]
     np.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
     np.subtract(1.0, tmp, out=tmp)
     tmp *= o
     tmp *= dh
     dc += tmp
-    np.multiply(dc, g, out=out[:, :H])  # d i
-    np.multiply(dc, prev_c, out=out[:, H : 2 * H])  # d f
-    np.multiply(dh, tc, out=out[:, 2 * H : 3 * H])  # d o
-    np.multiply(dc, i, out=out[:, 3 * H :])  # d g
+    np.multiply(dc, g, out=out[:H])  # d i
+    np.multiply(dc, prev_c, out=out[H : 2 * H])  # d f
+    np.multiply(dh, tc, out=out[2 * H : 3 * H])  # d o
+    np.multiply(dc, i, out=out[3 * H :])  # d g
     # through the nonlinearities: sigmoid' = s(1-s), tanh' = 1 - t^2
-    np.subtract(1.0, gates[:, : 3 * H], out=tmp3)
-    tmp3 *= gates[:, : 3 * H]
-    out[:, : 3 * H] *= tmp3
+    np.subtract(1.0, gates[: 3 * H], out=tmp3)
+    tmp3 *= gates[: 3 * H]
+    out[: 3 * H] *= tmp3
     np.multiply(g, g, out=tmp)
     np.subtract(1.0, tmp, out=tmp)
-    out[:, 3 * H :] *= tmp
+    out[3 * H :] *= tmp
     dc *= f
     return dc
 
@@ -297,16 +297,38 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     da = np.empty(gates.shape, dtype=dtype)
     N = gates.shape[0]
     dc = np.array(dnext_c, dtype=dtype)  # a copy: updated in place
-    dprev_c = _lstm_gate_grads(dnext_h, dc, gates, tc, prev_c, H, da, np.empty((N, H), dtype),
-                               np.empty((N, 3 * H), dtype))
+    # the helper works feature-major: hand it transposed views of the (N, .) arrays
+    dprev_c = _lstm_gate_grads(dnext_h.T, dc.T, gates.T, tc.T, prev_c.T, H, da.T, np.empty((H, N), dtype),
+                               np.empty((3 * H, N), dtype)).T
     return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+
+
+def _stacked_inputs(x, h0, T, D, H, dtype):
+    """Feature-major step inputs ``z (D + 1 + H, T + 1, N)``: ``z[:, t] = [x_t; 1; h_{t-1}]``.
+
+    The loop writes ``h_t`` straight into ``z[D + 1 :, t + 1]``, so one GEMM with the
+    stacked weights ``[Wx; b; Wh]^T`` gives a step's pre-activations: input, recurrence and
+    bias together, summed in that order as ``x @ Wx + b + h @ Wh`` (BLAS reads the strided
+    ``(D + 1 + H, N)`` slice in place). ``z[:, T]``
+    only holds the last hidden state. With time and batch adjacent, ``z[:, :T]`` is one
+    ``(D + 1 + H, T * N)`` matrix for the weight gradient.
+    """
+    N = x.shape[0]
+    z = np.empty((D + 1 + H, T + 1, N), dtype=dtype)
+    z[:D, :T] = x.transpose(2, 1, 0)  # (D, T, N)
+    z[D] = 1.0
+    z[D + 1 :, 0] = h0.T
+    return z
 
 
 def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     """Run an LSTM over whole sequences (gate order ``i, f, o, g``).
 
-    The input projections of all time steps are one ``(N*T, D) x (D, 4H)`` matmul; the
-    loop only does the ``(N, H) x (H, 4H)`` recurrence.
+    Each step is one matrix product ``a_t = [Wx; b; Wh]^T @ [x_t; 1; h_{t-1}]`` and one
+    pass of in-place elementwise updates. The loop works feature-major: states are
+    ``(H, N)`` and gates ``(4H, N)``, so every gate block is one contiguous array (in the
+    ``(N, 4H)`` layout each block is a strided column slice, which NumPy's ufuncs run at
+    half speed).
 
     Args:
         x: inputs, shape (N, T, D), T >= 1.
@@ -335,30 +357,35 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     else:
         c0 = _float("c0", c0)
         _check_state("c0", c0, N, H)
-    xt, gates = _time_major_projection(x, Wx, b)  # (T, N, 4H): pre-activations, become gates
-    c = np.empty((T, N, H), dtype=dtype)
-    tc = np.empty((T, N, H), dtype=dtype)
-    h = np.empty((T, N, H), dtype=dtype)
-    hw = np.empty((N, 4 * H), dtype=dtype)
-    ig = np.empty((N, H), dtype=dtype)
-    prev_h, prev_c = h0, c0
+    W = np.ascontiguousarray(np.concatenate([Wx, b[None], Wh], axis=0).T, dtype=dtype)  # (4H, D + 1 + H)
+    z = _stacked_inputs(x, h0, T, D, H, dtype)  # (D + 1 + H, T + 1, N)
+    gates = np.empty((T, 4 * H, N), dtype=dtype)
+    c = np.empty((T, H, N), dtype=dtype)
+    tc = np.empty((T, H, N), dtype=dtype)
+    ig = np.empty((H, N), dtype=dtype)
+    c0 = np.ascontiguousarray(c0.T, dtype=dtype)  # (H, N)
+    prev_c = c0
     for t in range(T):
-        a = gates[t]  # (N, 4H): x_t @ Wx + b, turned into the gates in place
-        a += np.matmul(prev_h, Wh, out=hw)
-        _lstm_gates(a, H)
-        np.multiply(a[:, H : 2 * H], prev_c, out=c[t])  # f * prev_c
-        c[t] += np.multiply(a[:, :H], a[:, 3 * H :], out=ig)  # + i * g
+        a = np.matmul(W, z[:, t], out=gates[t])  # (4H, N) pre-activations, turned into gates in place
+        sigmoid(a[: 3 * H], out=a[: 3 * H])  # i, f, o
+        np.tanh(a[3 * H :], out=a[3 * H :])  # g
+        np.multiply(a[H : 2 * H], prev_c, out=c[t])  # c = f * prev_c
+        c[t] += np.multiply(a[:H], a[3 * H :], out=ig)  # + i * g
         np.tanh(c[t], out=tc[t])
-        np.multiply(a[:, 2 * H : 3 * H], tc[t], out=h[t])  # o * tanh(c)
-        prev_h, prev_c = h[t], c[t]
-    out = np.array(h.transpose(1, 0, 2), order="C")  # (N, T, H), a copy even when N or T is 1
-    cache = {"xt": xt, "h0": h0, "c0": c0, "Wx": Wx, "Wh": Wh, "gates": gates, "c": c, "tc": tc, "h": h,
-             "c_last": c[-1], "N": N, "T": T}
+        np.multiply(a[2 * H : 3 * H], tc[t], out=z[D + 1 :, t + 1])  # h = o * tanh(c)
+        prev_c = c[t]
+    out = np.ascontiguousarray(z[D + 1 :, 1:].transpose(2, 1, 0))  # (N, T, H)
+    cache = {"z": z, "W": W, "gates": gates, "c": c, "tc": tc, "c0": c0, "D": D, "N": N,
+             "T": T, "c_last": np.ascontiguousarray(c[-1].T)}
     return out, cache
 
 
 def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
     """Backward pass of :func:`lstm_forward` (full backpropagation through time).
+
+    Each step back is the elementwise gate gradients and one matrix product
+    ``[dx_t; -; dh_{t-1}] = [Wx; b; Wh] @ da_t``; the weight gradients are one product over
+    all steps, ``[dWx; db; dWh] = sum_t z_t @ da_t^T``.
 
     Args:
         dh: gradient of every hidden state, shape (N, T, H).
@@ -377,31 +404,33 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
         >>> dx.shape, dWh.shape
         ((2, 5, 3), (4, 16))
     """
-    xt, h0, c0, Wx, Wh = cache["xt"], cache["h0"], cache["c0"], cache["Wx"], cache["Wh"]
-    gates, c, tc, h, N, T = cache["gates"], cache["c"], cache["tc"], cache["h"], cache["N"], cache["T"]
-    H = Wh.shape[0]
+    z, W, gates, c, tc, c0 = cache["z"], cache["W"], cache["gates"], cache["c"], cache["tc"], cache["c0"]
+    D, N, T = cache["D"], cache["N"], cache["T"]
+    H = c.shape[1]
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
     dtype = gates.dtype
-    dh_tm = np.array(np.transpose(dh, (1, 0, 2)), dtype=dtype, order="C")  # (T, N, H), never a view of dh
-    da = np.empty_like(gates)  # (T, N, 4H)
-    dprev_c = np.zeros((N, H), dtype=dtype) if dc_last is None else np.array(dc_last, dtype=dtype)
-    dprev_h = np.zeros((N, H), dtype=dtype)
-    tmp, tmp3 = np.empty((N, H), dtype=dtype), np.empty((N, 3 * H), dtype=dtype)
-    WhT = np.ascontiguousarray(Wh.T)
+    dh_fm = np.array(np.transpose(dh, (1, 2, 0)), dtype=dtype, order="C")  # (T, H, N), never a view of dh
+    da = np.empty((4 * H, T, N), dtype=dtype)  # gate-major, so that it is one (4H, T*N) matrix
+    da_t = np.empty((4 * H, N), dtype=dtype)  # one step's, contiguous for the elementwise passes
+    dz = np.empty((T, D + 1 + H, N), dtype=dtype)  # [dx_t; unused; dh_{t-1}]
+    dc = np.zeros((H, N), dtype=dtype) if dc_last is None else np.array(np.transpose(dc_last), dtype=dtype, order="C")
+    tmp, tmp3 = np.empty((H, N), dtype=dtype), np.empty((3 * H, N), dtype=dtype)
+    WT = np.ascontiguousarray(W.T)  # (D + 1 + H, 4H)
     for t in range(T - 1, -1, -1):
-        dh_t = dh_tm[t]
-        dh_t += dprev_h
+        dh_t = dh_fm[t]
+        if t < T - 1:
+            dh_t += dz[t + 1, D + 1 :]
         prev_c = c[t - 1] if t > 0 else c0
-        _lstm_gate_grads(dh_t, dprev_c, gates[t], tc[t], prev_c, H, da[t], tmp, tmp3)  # dprev_c in place
-        np.matmul(da[t], WhT, out=dprev_h)
-    da2 = da.reshape(T * N, 4 * H)
-    # dWh = sum_t h_{t-1}^T @ da_t: the step from h0, then all later steps in one GEMM
-    dWh = h0.T.astype(dtype, copy=False) @ da[0]
-    if T > 1:
-        dWh += h[:-1].reshape((T - 1) * N, H).T @ da[1:].reshape((T - 1) * N, 4 * H)
-    dx = np.ascontiguousarray((da2 @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2))
-    grads = (dx, dprev_h, xt.T @ da2, dWh, da2.sum(axis=0))
-    return (*grads, dprev_c) if return_dc0 else grads
+        _lstm_gate_grads(dh_t, dc, gates[t], tc[t], prev_c, H, da_t, tmp, tmp3)  # dc becomes dprev_c
+        np.matmul(WT, da_t, out=dz[t])
+        da[:, t] = da_t
+    K = D + 1 + H
+    dW = da.reshape(4 * H, T * N) @ z[:, :T].reshape(K, T * N).T  # (4H, K): sum over steps and sequences
+    dx = np.ascontiguousarray(dz[:, :D].transpose(2, 0, 1))  # (N, T, D)
+    dh0 = np.ascontiguousarray(dz[0, D + 1 :].T)
+    grads = (dx, dh0, np.ascontiguousarray(dW[:, :D].T), np.ascontiguousarray(dW[:, D + 1 :].T),
+             dW[:, D].copy())
+    return (*grads, np.ascontiguousarray(dc.T)) if return_dc0 else grads
 
 
 # ----------------------------------------------------------------------------- GRU
