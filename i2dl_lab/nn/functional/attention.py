@@ -139,12 +139,13 @@ def scaled_dot_product_attention_forward(q, k, v, attn_mask=None, key_padding_ma
     scores *= scale
     keep = _combined_mask(scores.shape, attn_mask, key_padding_mask, is_causal)
     if keep is not None:
-        scores = np.where(keep, scores, -np.inf)
+        np.copyto(scores, -np.inf, where=~keep)  # in place: the mask broadcasts, scores are not copied
     # stable softmax; a fully masked row has max -inf: use 0 there so that exp gives 0s, not NaN
     row_max = scores.max(axis=-1, keepdims=True)
     if keep is not None:
-        row_max = np.where(np.isfinite(row_max), row_max, 0.0)
-    weights = np.exp(scores - row_max, out=scores)
+        row_max[~np.isfinite(row_max)] = 0.0
+    scores -= row_max
+    weights = np.exp(scores, out=scores)
     denom = weights.sum(axis=-1, keepdims=True)
     if keep is not None:
         denom[denom == 0] = 1.0
@@ -165,10 +166,12 @@ def scaled_dot_product_attention_backward(dout, cache):
     q, k, v, A, scale = cache["q"], cache["k"], cache["v"], cache["weights"], cache["scale"]
     check_shape("dout", dout, A.shape[:-1] + (v.shape[-1],), "(..., T_q, d_v) like the forward output")
     dv = np.swapaxes(A, -1, -2) @ dout
-    dA = dout @ np.swapaxes(v, -1, -2)  # (..., T_q, T_k)
-    # softmax Jacobian per row: dS = A * (dA - sum(dA * A)); masked entries have A = 0
-    dA -= np.sum(dA * A, axis=-1, keepdims=True)
-    dS = dA * A
+    dS = dout @ np.swapaxes(v, -1, -2)  # (..., T_q, T_k): dA, turned into dS in place
+    # softmax Jacobian per row: dS = A * (dA - sum(dA * A)); masked entries have A = 0.
+    # The row sums are batched dot products, so no temporary of the scores' size is made.
+    row = np.matmul(dS[..., None, :], A[..., :, None])[..., 0]  # (..., T_q, 1)
+    dS -= row
+    dS *= A
     dS *= scale
     dq = dS @ k
     dk = np.swapaxes(dS, -1, -2) @ q
