@@ -53,7 +53,9 @@ class RunAllState:
         from .selfcheck import SelfCheckFailed
 
         if isinstance(exc, SelfCheckFailed):
-            print(f"Self-check failed ({exc}); Run All goes on.")
+            self.skipped += 1
+            self.tainted.update(assigned)  # the rest of the cell did not run
+            print(f"Self-check failed ({exc}); the rest of this cell is skipped and Run All goes on.")
             return True
         if isinstance(exc, NotImplementedError):
             name = _raising_function(exc)

@@ -71,7 +71,10 @@ def test_failing_self_check_reports_and_goes_on(kernel, capsys):
     run, ns = kernel
     ns["fail"] = lambda: (_ for _ in ()).throw(SelfCheckFailed("relu: 1 of 3 public cases failed"))
     run("fail()\nafter = 1")
-    assert "Self-check failed (relu: 1 of 3 public cases failed); Run All goes on." in capsys.readouterr().out
+    assert "Self-check failed (relu: 1 of 3 public cases failed); the rest of this cell is skipped" in \
+        capsys.readouterr().out
+    run("print(after)")  # assigned after the failed check: skipped in turn, not a NameError
+    assert "uses `after`" in capsys.readouterr().out
 
 
 def test_other_errors_still_stop_the_notebook(kernel):
