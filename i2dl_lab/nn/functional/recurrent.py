@@ -507,8 +507,30 @@ def gru_step_backward(dnext_h, cache):
     return (dxw @ Wx.T, dprev_direct + dhw @ Wh.T, x.T @ dxw, prev_h.T @ dhw, dxw.sum(axis=0), dhw.sum(axis=0))
 
 
+def _gru_stacked_weights(Wx, Wh, bx, bh, D, H, dtype):
+    """``W (4H, D + 1 + H)`` with ``W @ [x; 1; h] = [a_r; a_z; x Wx_n + bx_n; h Wh_n + bh_n]``.
+
+    The reset gate multiplies the hidden projection of the ``n`` block, so that block gets
+    rows of its own (zeros where the other input goes): one GEMM per step still yields every
+    projection the cell needs.
+    """
+    W = np.zeros((4 * H, D + 1 + H), dtype=dtype)
+    W[: 2 * H, :D] = Wx[:, : 2 * H].T
+    W[: 2 * H, D] = bx[: 2 * H] + bh[: 2 * H]
+    W[: 2 * H, D + 1 :] = Wh[:, : 2 * H].T
+    W[2 * H : 3 * H, :D] = Wx[:, 2 * H :].T
+    W[2 * H : 3 * H, D] = bx[2 * H :]
+    W[3 * H :, D] = bh[2 * H :]
+    W[3 * H :, D + 1 :] = Wh[:, 2 * H :].T
+    return W
+
+
 def gru_forward(x, h0, Wx, Wh, bx, bh):
     """Run a GRU (torch formulation, gates ``r, z, n``) over whole sequences.
+
+    As :func:`lstm_forward`: feature-major states (H, N), one GEMM per step over the stacked
+    ``[x_t; 1; h_{t-1}]``, whose four row blocks are the reset and update pre-activations,
+    the input part of ``n`` and the hidden part of ``n`` (kept for the backward pass).
 
     Args:
         x: (N, T, D), T >= 1; h0: (N, H); Wx: (D, 3H); Wh: (H, 3H); bx: (3H,); bh: (3H,).
@@ -529,23 +551,35 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     N, T = _check_sequence(x, D)
     _check_state("h0", h0, N, H)
     dtype = np.result_type(x, h0, Wx, Wh, bx, bh)
-    xt, xw = _time_major_projection(x, Wx, bx)  # (T, N, 3H)
-    rz = np.empty((T, N, 2 * H), dtype=dtype)
-    n = np.empty((T, N, H), dtype=dtype)
-    hw_n = np.empty((T, N, H), dtype=dtype)
-    h = np.empty((T, N, H), dtype=dtype)
-    prev = h0
+    W = _gru_stacked_weights(Wx, Wh, bx, bh, D, H, dtype)  # (4H, D + 1 + H)
+    z = _stacked_inputs(x, h0, T, D, H, dtype)  # (D + 1 + H, T + 1, N)
+    gates = np.empty((T, 4 * H, N), dtype=dtype)  # r, z, n, h Wh_n + bh_n per step
+    tmp = np.empty((H, N), dtype=dtype)
     for t in range(T):
-        hw = prev @ Wh + bh
-        rz[t], n[t], h[t] = _gru_cell(xw[t], hw, prev, H)
-        hw_n[t] = hw[:, 2 * H :]
-        prev = h[t]
-    out = np.array(h.transpose(1, 0, 2), order="C")  # a copy even when N or T is 1
-    return out, (xt, h0, Wx, Wh, rz, n, hw_n, h, N, T)
+        a = np.matmul(W, z[:, t], out=gates[t])
+        r, u, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        sigmoid(a[: 2 * H], out=a[: 2 * H])  # r and the update gate u
+        n += np.multiply(r, hn, out=tmp)  # x Wx_n + bx_n + r * (h Wh_n + bh_n)
+        np.tanh(n, out=n)
+        prev_h = z[D + 1 :, t]
+        np.subtract(prev_h, n, out=tmp)  # h = n + u * (prev_h - n) = (1 - u) * n + u * prev_h
+        tmp *= u
+        np.add(n, tmp, out=z[D + 1 :, t + 1])
+    out = np.ascontiguousarray(z[D + 1 :, 1:].transpose(2, 1, 0))  # (N, T, H)
+    return out, {"z": z, "W": W, "gates": gates, "D": D, "N": N, "T": T}
+
+
+# Time steps whose gate gradients are kept at once before they enter the weight gradient:
+# the GEMM stays large and the buffer a fraction of the (4H, T, N) whole.
+_GRU_WINDOW = 10
 
 
 def gru_backward(dh, cache):
     """Backward pass of :func:`gru_forward`.
+
+    Per step the gate gradients ``da_t`` (4H, N) and one GEMM ``W^T @ da_t`` give dx_t and
+    the gradient reaching ``h_{t-1}`` through the projections; the weight gradient
+    ``sum_t da_t @ [x_t; 1; h_{t-1}]^T`` is one GEMM per window of ``_GRU_WINDOW`` steps.
 
     Args:
         dh: gradient of every hidden state, (N, T, H).
@@ -553,23 +587,55 @@ def gru_backward(dh, cache):
     Returns:
         dx (N, T, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), dbx (3H,), dbh (3H,).
     """
-    xt, h0, Wx, Wh, rz, n, hw_n, h, N, T = cache
-    H = Wh.shape[0]
+    z, W, gates, D, N, T = cache["z"], cache["W"], cache["gates"], cache["D"], cache["N"], cache["T"]
+    H = gates.shape[1] // 4
+    K = D + 1 + H
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
-    dtype = h.dtype
-    dh_tm = np.array(np.transpose(dh, (1, 0, 2)), dtype=dtype, order="C")  # (T, N, H), never a view of dh
-    dxw = np.empty((T, N, 3 * H), dtype=dtype)
-    dhw = np.empty((T, N, 3 * H), dtype=dtype)
-    carry = np.zeros((N, H), dtype=dtype)
-    WhT = np.ascontiguousarray(Wh.T)
+    dtype = gates.dtype
+    WT = np.ascontiguousarray(W.T)  # (K, 4H)
+    dx = np.empty((N, T, D), dtype=dtype)
+    dW = np.zeros((4 * H, K), dtype=dtype)
+    window = min(T, _GRU_WINDOW)
+    da = np.empty((4 * H, window, N), dtype=dtype)  # gate-major: one (4H, window*N) matrix
+    da_t = np.empty((4 * H, N), dtype=dtype)
+    dz_t = np.empty((K, N), dtype=dtype)
+    dh_t = np.empty((H, N), dtype=dtype)
+    carry = np.zeros((H, N), dtype=dtype)  # gradient reaching h_t from step t + 1
+    tmp = np.empty((H, N), dtype=dtype)
     for t in range(T - 1, -1, -1):
-        prev = h[t - 1] if t > 0 else h0
-        dxw[t], dhw[t], direct = _gru_grads(dh_tm[t] + carry, prev, rz[t], n[t], hw_n[t], H)
-        carry = direct + dhw[t] @ WhT
-    dxw2, dhw2 = dxw.reshape(T * N, 3 * H), dhw.reshape(T * N, 3 * H)
-    h_prev = np.concatenate([h0[None].astype(dtype, copy=False), h[:-1]], axis=0).reshape(T * N, H)
-    dx = np.ascontiguousarray((dxw2 @ Wx.T).reshape(T, N, -1).transpose(1, 0, 2))
-    return dx, carry, xt.T @ dxw2, h_prev.T @ dhw2, dxw2.sum(axis=0), dhw2.sum(axis=0)
+        r, u, n, hn = gates[t, :H], gates[t, H : 2 * H], gates[t, 2 * H : 3 * H], gates[t, 3 * H :]
+        prev_h = z[D + 1 :, t]
+        dar, dau, dan, dhn = da_t[:H], da_t[H : 2 * H], da_t[2 * H : 3 * H], da_t[3 * H :]
+        np.add(np.transpose(dh[:, t]), carry, out=dh_t)
+        np.subtract(1.0, u, out=tmp)  # dn = dh * (1 - u), through tanh: * (1 - n^2)
+        np.multiply(dh_t, tmp, out=dan)
+        np.multiply(n, n, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+        dan *= tmp
+        np.multiply(dan, r, out=dhn)  # the hidden part of n is scaled by r
+        np.multiply(dan, hn, out=dar)  # dr = dan * (h Wh_n + bh_n), through sigmoid: * r (1 - r)
+        np.subtract(1.0, r, out=tmp)
+        tmp *= r
+        dar *= tmp
+        np.subtract(prev_h, n, out=dau)  # du = dh * (prev_h - n), through sigmoid: * u (1 - u)
+        dau *= dh_t
+        np.subtract(1.0, u, out=tmp)
+        tmp *= u
+        dau *= tmp
+        np.matmul(WT, da_t, out=dz_t)  # [dx_t; -; projections' share of dprev_h]
+        dx[:, t] = dz_t[:D].T
+        np.multiply(dh_t, u, out=carry)  # the direct path h = ... + u * prev_h
+        carry += dz_t[D + 1 :]
+        w = t % window
+        da[:, w] = da_t
+        if w == 0:  # the window [t, t + filled) is complete: add its share of the weight gradient
+            filled = min(window, T - t)
+            dW += da[:, :filled].reshape(4 * H, filled * N) @ z[:, t : t + filled].reshape(K, filled * N).T
+    dWx = np.concatenate([dW[: 2 * H, :D], dW[2 * H : 3 * H, :D]]).T
+    dWh = np.concatenate([dW[: 2 * H, D + 1 :], dW[3 * H :, D + 1 :]]).T
+    dbx = np.concatenate([dW[: 2 * H, D], dW[2 * H : 3 * H, D]])
+    dbh = np.concatenate([dW[: 2 * H, D], dW[3 * H :, D]])
+    return dx, np.ascontiguousarray(carry.T), np.ascontiguousarray(dWx), np.ascontiguousarray(dWh), dbx, dbh
 
 
 # ----------------------------------------------------------------------------- torch weight layout
