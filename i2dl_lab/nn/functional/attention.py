@@ -165,7 +165,27 @@ def scaled_dot_product_attention_backward(dout, cache):
     """
     q, k, v, A, scale = cache["q"], cache["k"], cache["v"], cache["weights"], cache["scale"]
     check_shape("dout", dout, A.shape[:-1] + (v.shape[-1],), "(..., T_q, d_v) like the forward output")
-    dv = np.swapaxes(A, -1, -2) @ dout
+    dtype = np.result_type(dout, A, q, k, v)
+    dq, dk, dv = (np.empty(a.shape, dtype=dtype) for a in (q, k, v))
+    if A.ndim == 2:  # unbatched: one block
+        _sdpa_backward_block(dout, q, k, v, A, scale, dq, dk, dv)
+        return dq, dk, dv
+    # Blocks along the first axis: the (..., T_q, T_k) gradient of the scores exists for one
+    # block at a time, never for the whole batch.
+    step = max(1, _SCORES_BYTES // max(1, A[0].nbytes))
+    for s in range(0, A.shape[0], step):
+        b = slice(s, s + step)
+        _sdpa_backward_block(dout[b], q[b], k[b], v[b], A[b], scale, dq[b], dk[b], dv[b])
+    return dq, dk, dv
+
+
+# Bytes of score gradients held at once in the attention backward pass.
+_SCORES_BYTES = 1 << 19
+
+
+def _sdpa_backward_block(dout, q, k, v, A, scale, dq, dk, dv):
+    """One block of :func:`scaled_dot_product_attention_backward`, written into dq, dk, dv."""
+    np.matmul(np.swapaxes(A, -1, -2), dout, out=dv)
     dS = dout @ np.swapaxes(v, -1, -2)  # (..., T_q, T_k): dA, turned into dS in place
     # softmax Jacobian per row: dS = A * (dA - sum(dA * A)); masked entries have A = 0.
     # The row sums are batched dot products, so no temporary of the scores' size is made.
@@ -173,9 +193,8 @@ def scaled_dot_product_attention_backward(dout, cache):
     dS -= row
     dS *= A
     dS *= scale
-    dq = dS @ k
-    dk = np.swapaxes(dS, -1, -2) @ q
-    return dq, dk, dv
+    np.matmul(dS, k, out=dq)
+    np.matmul(np.swapaxes(dS, -1, -2), q, out=dk)
 
 
 # ----------------------------------------------------------------------------- multi-head attention
@@ -275,8 +294,11 @@ def multi_head_attention_backward(dout, cache):
     h = cache["num_heads"]
     dmerged, dWo, dbo = temporal_affine_backward(dout, cache["o"])
     dQh, dKh, dVh = scaled_dot_product_attention_backward(split_heads(dmerged, h), cache["attn"])
+    del dmerged  # each head gradient is released once merged and projected: lower peak memory
     dquery, dWq, dbq = temporal_affine_backward(merge_heads(dQh), cache["q"])
+    del dQh
     dkey, dWk, dbk = temporal_affine_backward(merge_heads(dKh), cache["k"])
+    del dKh
     dvalue, dWv, dbv = temporal_affine_backward(merge_heads(dVh), cache["v"])
     grads = {"Wq": dWq, "bq": dbq, "Wk": dWk, "bk": dbk, "Wv": dWv, "bv": dbv, "Wo": dWo, "bo": dbo}
     return dquery, dkey, dvalue, grads
