@@ -121,10 +121,12 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="folder for the student notebooks and MANIFEST.json")
     p.set_defaults(func=_guard(cmd_release), command="release")
 
-    p = subparsers.add_parser("submit", help="pack a notebook for hand-in (a zip under submissions/)")
+    p = subparsers.add_parser("submit", help="pack a released notebook for hand-in (a zip under submissions/)")
     p.add_argument("notebook")
-    p.add_argument("--out", default="submissions")
-    p.add_argument("--student", default=None, help="your student id (default: $I2DL_STUDENT or the login name)")
+    p.add_argument("--out", default=None, help="folder for the zip (default: the workspace's submissions/, "
+                   "else ./submissions)")
+    p.add_argument("--student", default=None, help="your student id; needed once per workspace, which keeps it "
+                   "(else $I2DL_STUDENT)")
     p.add_argument("--lab", default=None, help="lab id when the notebook does not carry one")
     p.set_defaults(func=_guard(cmd_submit), command="submit")
 

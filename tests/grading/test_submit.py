@@ -53,3 +53,13 @@ def test_student_id_is_asked_once_and_kept_in_the_workspace(workspace, monkeypat
     assert manifest["student"] == "ada42" and manifest["release_version"]
     with pytest.raises(SubmissionError, match="belongs to 'ada42'"):
         submit(nb, student="bob")
+
+
+def test_cli_submit_writes_into_the_workspace_from_any_folder(workspace, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("I2DL_STUDENT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["submit", str(workspace / "97_demo.ipynb"), "--student", "ada"]) == 0
+    assert len(list((workspace / "submissions").glob("ada_97_*.zip"))) == 1
+    assert not (tmp_path / "submissions").exists()
+    assert cli.main(["submit", str(workspace / "97_demo.ipynb")]) == 0  # the id is kept
+    assert "submission written" in capsys.readouterr().out
