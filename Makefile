@@ -20,9 +20,10 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/i2dl-lab run
 
-## test: unit tests, gradient checks, grader suite, every lab notebook (nbval), browser check
-test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q --nbval-lax tests labs
+## test: lint (package, tests, notebooks), doctests, unit tests, gradient checks, grader suite,
+## every lab notebook (nbval), browser check
+test: lint $(STAMP) chromium
+	$(BIN)/python -m pytest -q --doctest-modules --nbval-lax i2dl_lab tests labs
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work
 # offline). Installed when missing and we are root; otherwise that one test is skipped
@@ -32,8 +33,9 @@ chromium:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null) \
 	  || echo "note: chromium not installed; the browser test will be skipped"; }
 
+## lint: ruff over the package, the tests, the notebooks, the benchmarks and scripts
 lint: $(STAMP)
-	$(BIN)/ruff check i2dl_lab tests benchmarks
+	$(BIN)/ruff check i2dl_lab tests labs benchmarks scripts
 
 ## lab: a student workspace (i2dl-workspace/, made from the release) in JupyterLab
 lab: $(STAMP)
