@@ -32,6 +32,10 @@ __all__ = [
     "LinearClassifier",
     "LinearSVM",
     "SoftmaxClassifier",
+    "design_matrix",
+    "normal_equation",
+    "mse_loss_and_grad",
+    "gd_fit",
     "LinearRegression",
     "LogisticRegression",
 ]
@@ -461,6 +465,61 @@ def _xy_regression(X, y):
     if y.ndim not in (1, 2) or y.shape[0] != X.shape[0]:
         raise ValueError(f"y must have shape ({X.shape[0]},) or ({X.shape[0]}, K) to match X {X.shape}, got {y.shape}")
     return X, y
+
+
+# ------------------------------------------------------------------ linear regression, lecture form
+def design_matrix(x: np.ndarray) -> np.ndarray:
+    """``[1, x]`` rows: (N,) or (N, D) inputs -> (N, D + 1) with the bias column first.
+
+    Example:
+        >>> design_matrix(np.array([2.0, 3.0]))
+        array([[1., 2.],
+               [1., 3.]])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    x2 = x.reshape(len(x), -1)  # (N, D)
+    return np.hstack([np.ones((len(x2), 1)), x2])
+
+
+def normal_equation(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least-squares ``theta`` solving ``X^T X theta = X^T y`` (X: (N, P), y: (N,)) -> (P,)."""
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    # lstsq instead of inv(X^T X): same minimiser, but stable when X^T X is ill-conditioned
+    theta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return theta
+
+
+def mse_loss_and_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """``L = mean((X theta - y)^2)`` and ``dL/dtheta = 2/N X^T (X theta - y)``.
+
+    Args:
+        theta: (P,) parameters; X: (N, P) design matrix; y: (N,) targets.
+
+    Returns:
+        ``(loss, dtheta)`` with ``dtheta`` of shape (P,).
+    """
+    r = X @ theta - y  # (N,)
+    return float(np.mean(r ** 2)), 2.0 * X.T @ r / len(y)
+
+
+def gd_fit(X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-batch gradient descent on the MSE from ``theta = 0``.
+
+    Returns:
+        theta: (P,) final parameters; losses: (steps,) loss *before* each update.
+        A diverging run stops early once the loss overflows; the rest of ``losses`` is inf.
+    """
+    theta = np.zeros(X.shape[1])
+    losses = np.full(steps, np.inf)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in range(steps):
+            loss, grad = mse_loss_and_grad(theta, X, y)
+            if not np.isfinite(loss):
+                break
+            losses[t] = loss
+            theta = theta - lr * grad
+    return theta, losses
 
 
 class LinearRegression:

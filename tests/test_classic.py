@@ -358,3 +358,31 @@ def test_iteration_and_size_arguments_are_checked(rng, call, match):
     X, y = rng.standard_normal((20, 3)), rng.integers(0, 2, 20)
     with pytest.raises(ValueError, match=match):
         call(X, y)
+
+
+# ------------------------------------------------------------------ linear regression, lecture form
+def test_normal_equation_recovers_the_generating_line_without_noise():
+    x = np.linspace(-2.0, 2.0, 30)
+    y = -3.0 * x + 0.5
+    theta = classic.normal_equation(classic.design_matrix(x), y)
+    np.testing.assert_allclose(theta, [0.5, -3.0], atol=1e-10)
+
+
+def test_mse_gradient_matches_centred_differences(rng):
+    X = classic.design_matrix(rng.standard_normal((15, 3)))
+    y = rng.standard_normal(15)
+    theta = rng.standard_normal(4)
+    _, grad = classic.mse_loss_and_grad(theta, X, y)
+    h = 1e-5
+    num = np.array([(classic.mse_loss_and_grad(theta + h * e, X, y)[0]
+                     - classic.mse_loss_and_grad(theta - h * e, X, y)[0]) / (2 * h) for e in np.eye(4)])
+    assert np.max(np.abs(grad - num) / np.maximum(1e-8, np.abs(grad) + np.abs(num))) < 1e-7
+
+
+def test_diverging_run_stops_without_overflow_warnings():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2.0, 2.0, 60)
+    y = 2.0 * x - 1.0 + 0.5 * rng.standard_normal(60)
+    with np.errstate(all="raise"):
+        theta, losses = classic.gd_fit(classic.design_matrix(x), y, lr=5.0, steps=2000)
+    assert np.isinf(losses[-1]) and np.isfinite(losses[0])

@@ -1,13 +1,16 @@
 """Lab 01 (linear regression): a learning-rate slider over gradient descent on a line fit.
 
 The update function :func:`plot_gd_fit` redraws the loss curve and the fitted line for one
-learning rate; :func:`gd_fit` and :func:`normal_equation` are the maths behind it.
+learning rate; the maths behind it (:func:`~i2dl_lab.classic.gd_fit`,
+:func:`~i2dl_lab.classic.normal_equation`) lives in :mod:`i2dl_lab.classic`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+
+from ..classic import design_matrix, gd_fit, mse_loss_and_grad, normal_equation
 
 
 def make_line_data(n: int = 60, slope: float = 2.0, intercept: float = -1.0, noise: float = 0.5,
@@ -23,47 +26,6 @@ def make_line_data(n: int = 60, slope: float = 2.0, intercept: float = -1.0, noi
     x = rng.uniform(-2.0, 2.0, size=n)
     y = slope * x + intercept + noise * rng.standard_normal(n)
     return x, y
-
-
-def design_matrix(x: np.ndarray) -> np.ndarray:
-    """``[1, x]`` rows: (N,) or (N, D) inputs -> (N, D + 1) with the bias column first."""
-    x = np.asarray(x, dtype=np.float64)
-    x2 = x.reshape(len(x), -1)  # (N, D)
-    return np.hstack([np.ones((len(x2), 1)), x2])
-
-
-def normal_equation(X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least-squares ``theta`` solving ``X^T X theta = X^T y`` (X: (N, P), y: (N,)) -> (P,)."""
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    # lstsq instead of inv(X^T X): same minimiser, but stable when X^T X is ill-conditioned
-    theta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    return theta
-
-
-def mse_loss_and_grad(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-    """``L = mean((X theta - y)^2)`` and ``dL/dtheta = 2/N X^T (X theta - y)``."""
-    r = X @ theta - y  # (N,)
-    return float(np.mean(r ** 2)), 2.0 * X.T @ r / len(y)
-
-
-def gd_fit(X: np.ndarray, y: np.ndarray, lr: float, steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Full-batch gradient descent on the MSE from ``theta = 0``.
-
-    Returns:
-        theta: (P,) final parameters; losses: (steps,) loss *before* each update.
-        A diverging run stops early once the loss overflows; the rest of ``losses`` is inf.
-    """
-    theta = np.zeros(X.shape[1])
-    losses = np.full(steps, np.inf)
-    with np.errstate(over="ignore", invalid="ignore"):
-        for t in range(steps):
-            loss, grad = mse_loss_and_grad(theta, X, y)
-            if not np.isfinite(loss):
-                break
-            losses[t] = loss
-            theta = theta - lr * grad
-    return theta, losses
 
 
 def plot_gd_fit(lr: float = 0.1, steps: int = 60, n: int = 60, noise: float = 0.5,

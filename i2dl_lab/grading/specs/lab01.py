@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...widgets.lab01 import gd_fit, mse_loss_and_grad, normal_equation
+from ...classic import gd_fit, mse_loss_and_grad, normal_equation
 from ..spec import Exercise, allclose
 
 
