@@ -174,12 +174,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    passthrough = None
+    if "--" in argv:  # everything after -- goes to jupyter lab untouched
+        cut = argv.index("--")
+        argv, passthrough = argv[:cut], argv[cut + 1:]
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    if getattr(args, "jupyter_args", None) and args.jupyter_args[0] == "--":
-        args.jupyter_args = args.jupyter_args[1:]
+    if passthrough is not None:
+        if not hasattr(args, "jupyter_args"):
+            parser.error(f"{args.command} takes no arguments after --")
+        args.jupyter_args = [*args.jupyter_args, *passthrough]
     try:
         return int(args.func(args) or 0)
     except (LabNotFound, ParameterError, WorkspaceError, FileNotFoundError) as exc:

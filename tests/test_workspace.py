@@ -117,3 +117,13 @@ def test_lab_command_puts_the_course_on_path_and_silences_news(tmp_path):
     notif = Path(env["JUPYTERLAB_SETTINGS_DIR"]) / "@jupyterlab" / "apputils-extension"
     assert json.loads((notif / "notification.jupyterlab-settings").read_text())["fetchNews"] == "false"
     assert cmd[1:4] == ["-m", "jupyter", "lab"] and "--no-browser" in cmd
+
+
+def test_lab_command_line_passes_arguments_after_dashes_and_makes_the_workspace(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd, env, cwd: calls.append((cmd, env, cwd)) or 0)
+    assert cli.main(["lab", str(tmp_path / "ws"), "--", "--port", "8890", "--no-browser"]) == 0
+    cmd, env, cwd = calls[0]
+    assert cmd[-3:] == ["--port", "8890", "--no-browser"] or cmd[-4:-1] == ["--port", "8890", "--no-browser"]
+    assert cwd == tmp_path / "ws" and (tmp_path / "ws" / RECORD).is_file()  # made on first use
+    assert "making one" in capsys.readouterr().out
