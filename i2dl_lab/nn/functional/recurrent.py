@@ -710,8 +710,25 @@ def word_embedding_backward(dout, cache):
     """
     x, shape = cache
     check_shape("dout", dout, x.shape + (shape[1],), "(x.shape + (D,))")
-    dW = np.zeros(shape, dtype=np.result_type(dout, np.float32))
-    np.add.at(dW, x.reshape(-1), dout.reshape(-1, shape[1]))
+    V, D = shape
+    dtype = np.result_type(dout, np.float32)
+    dW = np.zeros(shape, dtype=dtype)
+    ids, rows = x.reshape(-1), np.ascontiguousarray(dout, dtype=dtype).reshape(-1, D)
+    # np.add.at is fast only on 1-D arrays, so scatter element by element into the flat dW:
+    # row i of dout goes to flat positions ids[i] * D + [0, D). Pairs of floats travel as one
+    # complex number (complex addition is exactly the componentwise sum), which halves the
+    # number of indices. Chunks of tokens bound the index array's memory.
+    pair = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}.get(dtype)
+    if D % 2 == 0 and pair is not None:
+        flat = dW.view(pair).reshape(-1)
+        rows, width = rows.view(flat.dtype), D // 2
+    else:
+        flat, width = dW.reshape(-1), D
+    cols = np.arange(width)
+    step = max(1, (1 << 17) // width)
+    for s in range(0, len(ids), step):
+        index = (ids[s : s + step, None] * width + cols).reshape(-1)
+        np.add.at(flat, index, rows[s : s + step].reshape(-1))
     return dW
 
 
