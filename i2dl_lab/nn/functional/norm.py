@@ -244,6 +244,11 @@ def spatial_batchnorm_backward(dout, cache):
 _BN_CHUNK_BYTES = 1 << 19
 
 
+def _rowdot(a, b):
+    """``sum(a * b, axis=-1)`` as batched (1, P) x (P, 1) products: no temporary of a's size."""
+    return np.matmul(a[..., None, :], b[..., :, None])[..., 0, 0]
+
+
 def _images_per_chunk(x) -> int:
     return int(min(len(x), max(1, _BN_CHUNK_BYTES // max(1, x[0].nbytes))))
 
@@ -278,10 +283,11 @@ def _spatial_bn_train_forward(x, gamma, beta, bn_param):
     k = x3[0].mean(axis=1, keepdims=True)  # (C, 1) shift
     s1 = np.zeros(C)
     s2 = np.zeros(C)
+    ones = np.ones(H * W, dtype=x.dtype)
     for n0 in range(0, N, m):
         d = np.subtract(x3[n0 : n0 + m], k, out=buf[: min(m, N - n0)])  # (m, C, HW)
-        s1 += d.sum(axis=2).sum(axis=0)
-        s2 += np.einsum("ncp,ncp->c", d, d)
+        s1 += (d @ ones).sum(axis=0)  # sums over HW as matrix-vector products
+        s2 += _rowdot(d, d).sum(axis=0)
     mean_d = s1 / M
     var64 = np.maximum(s2 / M - mean_d * mean_d, 0.0)  # biased
     mu = (k[:, 0] + mean_d).astype(x.dtype)
@@ -318,11 +324,12 @@ def _spatial_bn_train_backward(dout, cache):
     mu1 = mu[:, None]
     dbeta = np.zeros(C)
     dxc = np.zeros(C)  # sum of dout * (x - mu)
+    ones = np.ones(x3.shape[2], dtype=dtype)
     for n0 in range(0, N, m):
         d = d3[n0 : n0 + m]
-        dbeta += d.sum(axis=2).sum(axis=0)
+        dbeta += (d @ ones).sum(axis=0)
         xc = np.subtract(x3[n0 : n0 + m], mu1, out=buf[: len(d)])
-        dxc += np.einsum("ncp,ncp->c", d, xc)
+        dxc += _rowdot(d, xc).sum(axis=0)
     inv_std = inv_std.astype(np.float64)
     dgamma = dxc * inv_std
     k1 = gamma.reshape(C) * inv_std  # float64 coefficients (C,), cast once below
@@ -398,7 +405,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     for r in _row_chunks(x2):
         xr, xh = x2[r], xhat[r]
         np.subtract(xr, (xr @ mean_w)[:, None], out=xh)  # x - mean
-        var = np.einsum("ij,ij->i", xh, xh) / D
+        var = _rowdot(xh, xh) / D
         inv_std[r, 0] = 1.0 / np.sqrt(var + eps)
         xh *= inv_std[r]
         np.multiply(xh, g, out=out[r])
