@@ -317,3 +317,12 @@ def test_rel_error_of_module_and_functional_agree(rng):
     x = rng.standard_normal((1, 2, 4, 4))
     out, _ = F.conv_forward(x, conv.W, conv.b, {"stride": 1, "pad": 1})
     assert rel_error(conv(x), out) == 0.0
+
+
+@pytest.mark.parametrize("stride, pad", [(1, 0), (1, 1), (2, 1)])
+def test_im2col_columns_times_filters_is_the_convolution(rng, stride, pad):
+    x, w, b = rng.standard_normal((2, 3, 5, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    cols = F.im2col(x, 3, 3, stride, pad)  # (N, C*HH*WW, Ho*Wo)
+    out, _ = F.conv_forward(x, w, b, {"stride": stride, "pad": pad})
+    got = (w.reshape(4, -1) @ cols + b[:, None]).reshape(out.shape)
+    assert np.allclose(got, out, atol=1e-12)

@@ -41,6 +41,7 @@ from .._checks import as_float_array, check_ndim
 
 __all__ = [
     "conv_output_size",
+    "im2col",
     "conv_forward",
     "conv_backward",
     "conv_forward_naive",
@@ -192,6 +193,37 @@ def _col2im(dcols6, dx, ranges) -> None:
     """
     for i, j, orow, ocol, irow, icol in ranges:
         dx[:, :, irow, icol] += dcols6[:, :, i, j, orow, ocol]
+
+
+def im2col(x, HH: int, WW: int, stride: int = 1, pad: int = 0) -> np.ndarray:
+    """The receptive fields of ``x`` as columns, the matrix a convolution multiplies.
+
+    Args:
+        x: input, shape ``(N, C, H, W)``.
+        HH, WW: kernel height and width.
+        stride, pad: as in ``conv_param``.
+
+    Returns:
+        cols: shape ``(N, C*HH*WW, Ho*Wo)``; row ``c*HH*WW + i*WW + j`` holds kernel offset
+        ``(i, j)`` of channel ``c``, column ``oi*Wo + oj`` the output pixel ``(oi, oj)``; padded
+        positions are zero. ``conv_forward`` builds the same columns in cache-sized chunks.
+
+    Example:
+        >>> im2col(np.arange(9.0).reshape(1, 1, 3, 3), 2, 2)[0]
+        array([[0., 1., 3., 4.],
+               [1., 2., 4., 5.],
+               [3., 4., 6., 7.],
+               [4., 5., 7., 8.]])
+    """
+    x = np.asarray(x)
+    if x.ndim != 4:
+        raise ValueError(f"im2col expects x of shape (N, C, H, W), got shape {x.shape}")
+    N, C, H, W = x.shape
+    Ho = conv_output_size(H, HH, stride, pad)
+    Wo = conv_output_size(W, WW, stride, pad)
+    cols6 = np.zeros((N, C, HH, WW, Ho, Wo), dtype=x.dtype)
+    _im2col(x, cols6, _offset_ranges(HH, WW, stride, pad, Ho, Wo, H, W))
+    return cols6.reshape(N, C * HH * WW, Ho * Wo)
 
 
 def _column_buffer(m, C, HH, WW, Ho, Wo, dtype):
