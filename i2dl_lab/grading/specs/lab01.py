@@ -46,6 +46,23 @@ def _nll_cases(rng):
             (np.arange(4.0), np.arange(4.0), 3.0)]
 
 
+def reference_l1_loss_and_grad(theta, X, y):
+    """Mean absolute error of ``X @ theta`` against ``y`` and its subgradient (0 where a residual is 0)."""
+    r = X @ theta - y
+    return float(np.mean(np.abs(r))), X.T @ np.sign(r) / len(y)
+
+
+def _l1_cases(rng):
+    out = []
+    for n, p in [(10, 2), (30, 3), (6, 4)]:
+        X, y = _regression_problem(rng, n, p)
+        out.append((rng.standard_normal(p), X, y))
+    X, y = _regression_problem(rng, 5, 2)
+    theta = np.linalg.lstsq(X[:2], y[:2], rcond=None)[0]      # two residuals exactly 0: subgradient 0 there
+    out.append((theta, X, X @ theta + np.array([0.0, 0.0, 1.0, -2.0, 0.5])))
+    return out
+
+
 EXERCISES = [
     Exercise("normal_equation", "normal_equation", 2, normal_equation, _normal_cases,
              compare=allclose(rtol=1e-6, atol=1e-8), title="least squares by the normal equation"),
@@ -55,4 +72,6 @@ EXERCISES = [
              compare=allclose(rtol=1e-6, atol=1e-9), title="full-batch gradient descent"),
     Exercise("gaussian_nll", "gaussian_nll", 1, reference_gaussian_nll, _nll_cases,
              title="Gaussian negative log-likelihood"),
+    Exercise("l1_loss_and_grad", "l1_loss_and_grad", 2, reference_l1_loss_and_grad, _l1_cases,
+             compare=allclose(rtol=1e-6, atol=1e-10), title="mean absolute error and its subgradient"),
 ]
