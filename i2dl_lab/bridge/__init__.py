@@ -7,7 +7,11 @@
 * :mod:`.zoo`: MLP, LeNet, small ResNet, (denoising) conv autoencoder, VAE, LSTM classifier,
   character language model, transformer encoder.
 * :mod:`.transfer`: freeze / unfreeze / replace_head, feature extraction vs fine-tuning, the
-  shipped pretrained checkpoint and the few-label experiments.
+  shipped pretrained checkpoint and the few-label experiments; lab 08's freezing, parameter
+  groups, frozen-body mode and shared recipe written out.
+* :mod:`.vision`: lab 07's pieces written out plainly (Dataset, SmallCNN, ResidualBlock,
+  SmallResNet, DepthwiseSeparableConv, the training loop in parts, checkpoints, conv costs).
+* :mod:`.autoencoders`: lab 09's reconstruction loop, the VAE's loss pieces, PCA and k-means.
 """
 
 from .convert import UnsupportedLayerError, compare, from_torch, register, rel_error, supported_layers, to_torch
