@@ -725,7 +725,7 @@ def word_embedding_backward(dout, cache):
     else:
         flat, width = dW.reshape(-1), D
     cols = np.arange(width)
-    step = max(1, (1 << 17) // width)
+    step = max(1, (1 << 15) // width)  # 256 KiB of int64 indices at a time
     for s in range(0, len(ids), step):
         index = (ids[s : s + step, None] * width + cols).reshape(-1)
         np.add.at(flat, index, rows[s : s + step].reshape(-1))
