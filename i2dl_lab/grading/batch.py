@@ -21,6 +21,7 @@ from .gradebook import Gradebook
 from .grader import LabConfig, grade_bytes, student_for
 from .notebook import MAX_NOTEBOOK_BYTES, sha256
 from .protocol import GradeResult, safe_text
+from .sandbox import preflight
 
 
 @dataclass
@@ -140,6 +141,8 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
                 summary.skipped += 1
             else:
                 todo.append(item)
+        if todo:  # refuse before the first submission rather than record an error for each
+            preflight(cfg.spec, cfg.limits, cfg.hide)
         bar = progress(total=len(todo), desc=f"grading lab {cfg.lab}", disable=quiet or not todo)
         record = _Recorder(book, cfg, summary, bar, feedback_dir)
         try:

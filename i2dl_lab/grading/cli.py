@@ -103,10 +103,16 @@ def _guard(cmd):
     """Plain one-line errors for bad input (wrong lab, unreadable notebook), whichever main runs us."""
 
     def run(args) -> int:
+        from .sandbox import SandboxUnavailable
+
         try:
             return cmd(args)
         except (ValueError, FileNotFoundError) as exc:
             print(f"i2dl-lab {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except SandboxUnavailable as exc:
+            print(f"i2dl-lab {args.command}: error: {exc}. Nothing was graded: grade as root, or as a user "
+                  "allowed to create user namespaces", file=sys.stderr)
             return 2
 
     run.__name__ = cmd.__name__

@@ -48,7 +48,7 @@ from .protocol import (
     exception_name,
     safe_text,
 )
-from .sandbox import Limits, run_child
+from .sandbox import Limits, SandboxUnavailable, run_child
 from .spec import QUIZ_RULES
 
 GRADER_VERSION = "1"
@@ -58,10 +58,6 @@ DEFAULT_KEY_FILE = Path.home() / ".config" / "i2dl-lab" / "grading.key"
 #: The key used when no secret is configured. It is public: hidden inputs still change with
 #: every notebook (they depend on its sha256), but set a real secret for a course.
 DEFAULT_SECRET = b"i2dl-lab public default grading key"
-
-
-class SandboxUnavailable(RuntimeError):
-    """The child could not be confined fully; no student code ran."""
 
 
 def normalize_lab(lab) -> str:

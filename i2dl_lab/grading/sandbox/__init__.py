@@ -30,7 +30,8 @@ from . import memory
 from .launch import PKG_ROOT, scrubbed_env, start
 from .supervise import ChildRun, describe_exit, kill_uid, watch
 
-__all__ = ["Limits", "ChildRun", "run_child", "hideable", "scrubbed_env", "describe_exit", "UID_BASE"]
+__all__ = ["Limits", "ChildRun", "run_child", "preflight", "SandboxUnavailable", "hideable", "scrubbed_env",
+           "describe_exit", "UID_BASE"]
 
 #: Unprivileged uids the children use when the grader is root: UID_BASE + child pid.
 UID_BASE = 1_500_000_000
@@ -122,6 +123,27 @@ def _stop(child, uid: int | None) -> None:
 
 
 _SWEPT: list[bool] = []
+
+
+class SandboxUnavailable(RuntimeError):
+    """The child could not be confined fully, so it refused to run student code."""
+
+
+def preflight(spec: dict, limits: Limits, hide=()) -> dict:
+    """Start one empty child and return its sandbox report; :class:`SandboxUnavailable` if it refuses.
+
+    ``grade`` calls this before the first submission: grading as an ordinary user either
+    isolates fully or stops here with the reason, never a silently weaker sandbox.
+    """
+    from ..protocol import Ready
+
+    run = run_child(Job(spec=spec, units=[], tasks=[]), limits, hide=hide)
+    report = next((m.sandbox for m in run.messages if isinstance(m, Ready)), None)
+    if report is None:
+        raise SandboxUnavailable(f"the grading sandbox did not start: {run.detail}")
+    if report.get("refused"):
+        raise SandboxUnavailable(f"the grading sandbox cannot isolate submissions here: {report['refused']}")
+    return report
 
 
 def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,

@@ -33,7 +33,7 @@ from ..protocol import (
 )
 
 #: Longest message the child may send (bytes of one JSON line); a case's output is one message.
-MAX_MESSAGE_BYTES = 32 * 2**20
+MAX_MESSAGE_BYTES = 16 * 2**20
 #: Most JSON values one message may hold (arrays travel as one base64 string each). Counting
 #: them before parsing bounds the parser's memory: a line of a million tiny values would
 #: otherwise cost the grader tens of times its size.
