@@ -36,7 +36,8 @@ LIBRARY = "i2dl_lab"
 _DYNAMIC_NAMES = {"__import__", "importlib", "exec", "eval", "compile", "__builtins__", "__loader__"}
 #: Largest code cell the grader parses (characters); exercise cells are a few kilobytes.
 MAX_CELL_BYTES = 256 * 1024
-_IMPORT_LINE = re.compile(r"^(import|from)\s", re.M)
+_IMPORT_LINE = re.compile(r"^(?:import|from)\s[^\n]*", re.M)
+_DEFINED = re.compile(r"^(?:async\s+def|def|class)\s+(\w+)", re.M)
 
 
 @dataclass
@@ -68,6 +69,13 @@ class _Trees(dict):
     def __init__(self, code: list[Cell]):
         super().__init__()
         self.cells = {c.index: c for c in code}
+        self._defined: dict[int, set[str]] = {}
+
+    def defined(self, idx: int) -> set[str]:
+        """Names a cell's lines define at column 0 (``def``/``class``), found without parsing it."""
+        if idx not in self._defined:
+            self._defined[idx] = set(_DEFINED.findall(self.cells[idx].source))
+        return self._defined[idx]
 
     def __missing__(self, idx: int):
         tree = self[idx] = _parse(_strip_magics(self.cells[idx].source))
@@ -187,8 +195,7 @@ def _cells_of(out: Plan, ex, cs: list[Cell], code: list[Cell], trees: dict) -> l
     """The cells graded for ``ex`` (none if it scores zero statically)."""
     notes = out.notes.setdefault(ex.id, [])
     if not cs:
-        named = re.compile(rf"^(async\s+def|def|class)\s+{re.escape(ex.function)}\b", re.M)
-        cand = [c for c in code if named.search(c.source) and trees[c.index] is not None
+        cand = [c for c in code if ex.function in trees.defined(c.index) and trees[c.index] is not None
                 and _defines(trees[c.index], ex.function)]
         if not cand:
             out.zero[ex.id] = (f"no exercise cell for '{ex.id}': expected a code cell that defines "
@@ -226,15 +233,35 @@ def _syntax_error(source: str) -> str:
         return type(exc).__name__
 
 
+def _top_level_imports(source: str) -> ast.Module | None:
+    """The top-level import statements of a cell, parsed alone (the rest of the cell is never parsed).
+
+    A top-level ``import``/``from`` starts at column 0; a parenthesised or backslash-continued
+    one runs on until its bracket closes. Cost: one regular-expression scan of the cell.
+    """
+    picked = []
+    for m in _IMPORT_LINE.finditer(source):
+        end = m.end()
+        if source.count("(", m.start(), end) > source.count(")", m.start(), end):
+            close = source.find(")", end)
+            end = len(source) if close < 0 else source.find("\n", close) % (len(source) + 1)
+        while source[:end].endswith("\\"):
+            nxt = source.find("\n", end + 1)
+            end = len(source) if nxt < 0 else nxt
+        picked.append(source[m.start():end])
+    return _parse("\n".join(picked)) if picked else None
+
+
 def _import_units(code: list[Cell], trees: dict, ex_cells: dict, graded: set[str]) -> list[dict]:
     """The import lines of other cells that the exercise cells use (never one of a graded name)."""
     ex_trees = [trees[i] for i in ex_cells]
     used = set().union(*(_used_names(t) for t in ex_trees)) if ex_trees else set()
     units = []
     for c in code:
-        if c.index in ex_cells or not _IMPORT_LINE.search(c.source) or trees[c.index] is None:
+        if c.index in ex_cells:
             continue
-        for stmt in trees[c.index].body:
+        tree = _top_level_imports(c.source)
+        for stmt in tree.body if tree is not None else []:
             if not isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 continue
             if isinstance(stmt, ast.ImportFrom) and _is_lib(stmt.module) and any(
