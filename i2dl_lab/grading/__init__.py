@@ -33,8 +33,15 @@ Where nbgrader and otter-grader users get hurt, and what this grader does instea
 What lab authors must know (beyond ``spec.py``): the grader runs only the exercise cells
 and the import lines they use, each top-level statement on its own, so an exercise cell
 must be self-contained apart from imports and other exercise cells; drivers must not call
-the reference (in the child, references and the library functions they call by name are
-replaced by tripwires); case arguments must be plain data.
+the reference (in the child, references, the library functions they call by name and
+copies of them become tripwires in place, and their source files are hidden; the spec's
+own helpers stay callable for drivers); case arguments must be plain data. A backward
+pass (an exercise whose function name holds ``backward`` or ``bptt``, or any exercise with
+``numpy_only=True``) may not use torch: its autograd would do the work, so it scores zero.
+
+Who handed in what comes from the instructor's side (the per-student folder, else the file
+name; the time is the file's), never from the zip's manifest. ``grades --policy latest|best``
+chooses which submission counts.
 """
 
 from .selfcheck import SelfCheckFailed, SelfCheckResult, self_check

@@ -71,7 +71,8 @@ class Forked:
         self.server = server
         self.status: int | None = None
         try:
-            self.pid = server.fork([in_r, out_w, proto_w], {"env": env, "cwd": cwd, "preload": list(preload)})
+            self.pid = server.fork([in_r, out_w, proto_w], {"env": env, "cwd": cwd, "preload": list(preload)},
+                                   timeout=server.startup)
         finally:
             os.close(in_r)
             os.close(out_w)
@@ -110,6 +111,7 @@ class ForkServer:
             stderr=subprocess.DEVNULL, cwd="/", start_new_session=True,
             env=dict(scrubbed_env("/nonexistent"), I2DL_GRADER_PID=str(os.getpid())))
         theirs.close()
+        self.startup = startup
         self.buf = b""
         self.exits: dict[int, int] = {}
         msg = self._read(startup)
@@ -137,11 +139,12 @@ class ForkServer:
             if key in msg:
                 return msg
 
-    def fork(self, fds: list[int], request: dict) -> int:
+    def fork(self, fds: list[int], request: dict, timeout: float = 10.0) -> int:
+        """Ask for a child; the reply can wait for a preload (importing torch once takes seconds)."""
         import socket
 
         socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
-        return int(self._next("pid", 10.0)["pid"])
+        return int(self._next("pid", timeout)["pid"])
 
     def exit_status(self, pid: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout
