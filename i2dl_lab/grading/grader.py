@@ -519,7 +519,8 @@ def student_for(path: str | os.PathLike, lab: str, root: str | os.PathLike | Non
 
     A file in a subfolder of ``root`` (the folder given to ``grade``) belongs to the student
     that subfolder is named after (the layout of an LMS download). A file directly in ``root``
-    is named by ``i2dl-lab submit`` (``<student>_<lab>_<time>.zip``) or after the student.
+    is named by ``i2dl-lab submit`` (``<student>_<lab>_<time>.zip``, or ``<time>-2.zip`` for a
+    second one within the same second) or after the student.
     What the zip's manifest claims is never used for identity.
     """
     p = Path(path)
@@ -531,7 +532,7 @@ def student_for(path: str | os.PathLike, lab: str, root: str | os.PathLike | Non
     for suffix in (".zip", ".ipynb"):
         if stem.endswith(suffix):
             stem = stem[: -len(suffix)]
-    m = re.match(rf"^(.+)_0*{int(lab)}_\d{{8}}T\d{{6}}Z$", stem)
+    m = re.match(rf"^(.+)_0*{int(lab)}_\d{{8}}T\d{{6}}Z(?:-\d+)?$", stem)  # -2: a second hand-in that second
     if m:
         return safe_text(m.group(1), 200)
     if re.match(rf"^0*{int(lab)}_", stem) and p.parent.name:

@@ -86,7 +86,11 @@ def submit(notebook: str | os.PathLike, out: str | os.PathLike | None = None, st
                 "release_version": info.get("version")}
     out_dir = Path(out) if out is not None else (ws or Path.cwd()) / "submissions"
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / f"{_slug(who)}_{lab_id}_{when.strftime('%Y%m%dT%H%M%SZ')}.zip"
+    stem = f"{_slug(who)}_{lab_id}_{when.strftime('%Y%m%dT%H%M%SZ')}"
+    target, n = out_dir / f"{stem}.zip", 1
+    while target.exists():  # two hand-ins within a second: keep both
+        n += 1
+        target = out_dir / f"{stem}-{n}.zip"
     tmp = target.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(path.name, data)

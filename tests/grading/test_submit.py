@@ -6,6 +6,7 @@ import zipfile
 import pytest
 
 from i2dl_lab import cli
+from i2dl_lab.grading.grader import student_for
 from i2dl_lab.grading.notebook import SubmissionError
 from i2dl_lab.grading.release import release_notebook
 from i2dl_lab.grading.submit import submit
@@ -63,3 +64,16 @@ def test_cli_submit_writes_into_the_workspace_from_any_folder(workspace, tmp_pat
     assert not (tmp_path / "submissions").exists()
     assert cli.main(["submit", str(workspace / "97_demo.ipynb")]) == 0  # the id is kept
     assert "submission written" in capsys.readouterr().out
+    zips = sorted((workspace / "submissions").glob("ada_97_*.zip"))
+    assert len(zips) == 2  # none overwritten, even within a second
+    assert {student_for(z, "97") for z in zips} == {"ada"}
+
+
+def test_two_hand_ins_in_one_second_are_both_kept_and_both_identified(workspace):
+    import datetime as dt
+
+    when = dt.datetime(2026, 11, 30, 8, 0, 0, tzinfo=dt.timezone.utc)
+    a = submit(workspace / "97_demo.ipynb", student="ada", now=when)
+    b = submit(workspace / "97_demo.ipynb", now=when)
+    assert (a.name, b.name) == ("ada_97_20261130T080000Z.zip", "ada_97_20261130T080000Z-2.zip")
+    assert student_for(a, "97") == student_for(b, "97") == "ada"
