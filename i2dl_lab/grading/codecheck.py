@@ -105,8 +105,17 @@ def _bound_names(stmt) -> set[str]:
     return out
 
 
+_USED: dict[int, tuple[ast.AST, set[str]]] = {}
+
+
 def _used_names(tree: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    """Names a tree reads or binds (cached per tree while it lives: plan() asks twice)."""
+    hit = _USED.get(id(tree))
+    if hit is None or hit[0] is not tree:
+        if len(_USED) > 256:
+            _USED.clear()
+        hit = _USED[id(tree)] = (tree, {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)})
+    return hit[1]
 
 
 def _root(node) -> str | None:

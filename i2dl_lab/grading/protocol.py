@@ -119,7 +119,10 @@ class Job:
     box: Box | None = None
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), allow_nan=False).encode()
+        # by hand, not dataclasses.asdict: that deep-copies every encoded case on the way
+        d = {"spec": self.spec, "units": [vars(u) for u in self.units], "tasks": [vars(t) for t in self.tasks],
+             "skip_cells": self.skip_cells, "box": vars(self.box) if self.box else None}
+        return json.dumps(d, allow_nan=False).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Job:
