@@ -6,7 +6,7 @@ independent check of torch's ``conv_transpose2d`` and ``max_unpool2d``, which th
 compare them with.
 
 * :func:`conv_transpose2d`, :func:`max_unpool2d`: upsampling;
-* :func:`pixel_cross_entropy`: the per-pixel loss with an ignore label;
+* :func:`pixel_cross_entropy`: the per-pixel loss with class weights and an ignore label;
 * :func:`confusion_matrix`, :func:`segmentation_scores`: pixel accuracy, per-class and mean IoU;
 * :func:`double_conv`, :class:`UpBlock`, :class:`UNet`: the network (``skips=False`` gives an
   FCN-style decoder that only upsamples).

@@ -7,7 +7,7 @@ Example:
     >>> import numpy as np
     >>> fig, grid = samples_figure(np.zeros((6, 64)), cols=3)
     >>> grid.shape
-    (18, 27)
+    (17, 26)
 """
 
 from __future__ import annotations
