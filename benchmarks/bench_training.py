@@ -39,7 +39,7 @@ def run_mlp():
     model = digits_mlp(hidden=256, seed=0)
     opt = Adam(model, lr=3e-3, weight_decay=1e-3)
     trainer = Trainer(model, softmax_loss, opt, (Xtr, ytr), batch_size=64, epochs=40,
-                      scheduler=CosineAnnealingLR(opt, T_max=40), seed=0, verbose=False)
+                      scheduler=CosineAnnealingLR(opt, T_max=40), seed=0, progress=False)
     trainer.fit()
     return trainer.check_accuracy(Xte, yte)
 
@@ -60,7 +60,7 @@ def run_cnn():
     model = digits_cnn(16, seed=0)
     opt = Adam(model, lr=2e-3)
     trainer = Trainer(model, softmax_loss, opt, (X, y), batch_size=32, epochs=15,
-                      scheduler=CosineAnnealingLR(opt, T_max=15), seed=0, num_train_samples=300, verbose=False)
+                      scheduler=CosineAnnealingLR(opt, T_max=15), seed=0, num_train_samples=300, progress=False)
     trainer.fit()
     return trainer.check_accuracy(data["X_test"], data["y_test"])
 
@@ -72,7 +72,7 @@ def run_charlm():
     corpus = CharCorpus(size=150_000)
     train_ids, val_ids = corpus.split(0.1)
     model = CharLM(corpus.vocab_size, hidden_size=128, embed_dim=32, seed=0)
-    train_charlm(model, train_ids, steps=250, batch_size=32, seq_len=50, show_progress=False)
+    train_charlm(model, train_ids, steps=250, batch_size=32, seq_len=50, progress=False)
     return unigram_entropy(train_ids, corpus.vocab_size) - evaluate_charlm(model, val_ids)
 
 

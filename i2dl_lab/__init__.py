@@ -7,6 +7,8 @@ classic        classic models of the early lectures (k-NN, linear SVM, softmax, 
 architecture   architecture arithmetic: output sizes, parameter counts, receptive fields
 models         reference networks for the digits data (the promised accuracies)
 sequence       sequence toolkits: character language model, gradient flow through time
+loop           the training vocabulary every loop shares (History, EarlyStopping, TrainingDiverged)
+train          the NumPy Trainer
 data           datasets (offline first), DataLoader, transforms, downloads
 bridge         the PyTorch side: NumPy <-> torch conversion, fit loop, model zoo
 widgets        ipywidgets controls and matplotlib plots used by the labs

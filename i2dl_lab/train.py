@@ -7,7 +7,7 @@
     model.backward(dscores)                # accumulates into model.grads
 
 and any optimizer from :mod:`i2dl_lab.nn.optim`. A loss that turns NaN or infinite stops
-training at once with :class:`TrainingDiverged`, which says where it happened and what to
+training at once with :class:`~i2dl_lab.loop.TrainingDiverged`, which says where it happened and what to
 try, instead of silently training on NaNs.
 
 Example:
@@ -18,7 +18,7 @@ Example:
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((200, 2)); y = (X[:, 0] * X[:, 1] > 0).astype(int)
     >>> model = Sequential(Linear(2, 32, seed=0), ReLU(), Linear(32, 2, seed=1))
-    >>> trainer = Trainer(model, softmax_loss, Adam(model, lr=1e-2), (X, y), epochs=20, verbose=False)
+    >>> trainer = Trainer(model, softmax_loss, Adam(model, lr=1e-2), (X, y), epochs=20, progress=False)
     >>> history = trainer.fit()
     >>> trainer.check_accuracy(X, y) > 0.9
     True
@@ -33,29 +33,12 @@ from typing import Any
 
 import numpy as np
 
+from .loop import EarlyStopping, History, check_finite
 from .nn._checks import as_float_array, check_int, check_positive
 from .nn.optim import clip_grad_norm, clip_grad_value
-from .progress import progress
+from .progress import progress as _progress
 
-__all__ = ["Trainer", "Solver", "TrainingDiverged", "plot_history", "accuracy"]
-
-
-class TrainingDiverged(FloatingPointError):
-    """The loss (or the gradient norm) became NaN or infinite during training.
-
-    Attributes:
-        epoch: 1-based epoch in which it happened.
-        iteration: 1-based iteration within that epoch.
-        global_iteration: 1-based count of iterations since ``fit`` started.
-        last_finite_loss: the last finite loss seen (``None`` if there was none).
-        value: the offending loss or gradient norm.
-    """
-
-    def __init__(self, message: str, *, epoch: int, iteration: int, global_iteration: int,
-                 last_finite_loss: float | None, value: float) -> None:
-        super().__init__(message)
-        self.epoch, self.iteration, self.global_iteration = epoch, iteration, global_iteration
-        self.last_finite_loss, self.value = last_finite_loss, value
+__all__ = ["Trainer", "Solver", "plot_history", "accuracy"]
 
 
 def accuracy(scores: np.ndarray, y: np.ndarray) -> float:
@@ -97,19 +80,13 @@ def _check_data(name: str, data) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _parse_clip(grad_clip) -> tuple[str, float] | None:
-    if grad_clip is None:
+def _check_clip(name: str, value) -> float | None:
+    if value is None:
         return None
-    if isinstance(grad_clip, (int, float, np.floating, np.integer)) and not isinstance(grad_clip, bool):
-        check_positive("grad_clip", float(grad_clip))
-        return "norm", float(grad_clip)
-    if isinstance(grad_clip, (tuple, list)) and len(grad_clip) == 2 and grad_clip[0] in ("norm", "value"):
-        check_positive(f"grad_clip {grad_clip[0]}", float(grad_clip[1]))
-        return grad_clip[0], float(grad_clip[1])
-    raise ValueError(
-        "grad_clip must be None, a positive number (clip the global gradient norm) or "
-        f"('norm', max_norm) / ('value', clip_value), got {grad_clip!r}"
-    )
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be None or a positive number, got {value!r}")
+    check_positive(name, float(value))
+    return float(value)
 
 
 class Trainer:
@@ -119,7 +96,8 @@ class Trainer:
     for every minibatch it zeroes the gradients, runs ``forward``, the loss, ``backward``,
     optional gradient clipping and ``optimizer.step()``. After the epoch it evaluates
     (``model.eval()``, then back to ``model.train()``), records the history and advances the
-    scheduler.
+    scheduler. The argument names and the history are those of every loop in the course
+    (:mod:`i2dl_lab.loop`).
 
     Args:
         model: a Module (``forward``, ``backward``, ``params``, ``grads``, ``train``, ``eval``).
@@ -132,44 +110,66 @@ class Trainer:
         epochs: passes over the training set.
         scheduler: an :mod:`i2dl_lab.nn.lr_scheduler` scheduler on ``optimizer``, stepped once
             per epoch.
-        grad_clip: ``None``; a number (clip the global L2 norm of all gradients to it);
-            ``("norm", max_norm)`` or ``("value", clip_value)``.
-        early_stopping_patience: stop after this many epochs without improvement of the
-            monitored validation number (needs ``val_data``); the best parameters are
-            restored at the end.
-        restore_best: restore the parameters of the best validation epoch at the end
-            (default: whenever early stopping is on).
+        max_grad_norm: rescale the gradients when their global L2 norm exceeds this (None: off).
+        max_grad_value: clamp every gradient entry into [-max_grad_value, max_grad_value] (None: off).
+        early_stopping: stop after this many epochs without improvement of ``monitor``.
+        monitor: the history key that picks the best epoch: default ``"val_accuracy"`` (or
+            ``"val_metric"``, ``"val_loss"`` without a metric) with ``val_data``, else
+            ``"train_loss"``. Names ending in ``accuracy``/``metric`` are maximised.
+        restore_best: load the best epoch's parameters back at the end (default: whenever
+            early stopping is on).
         seed: seeds the shuffling (and the subsample used for training accuracy): the same
             seed and the same initial model give an identical history. Layers with their own
             randomness draw from their own generators: seed them too (``Dropout(p, seed=...)``).
-        metric: ``"accuracy"``, a callable ``metric(scores, y) -> float`` (higher is better),
-            or ``None`` (regression). The monitored validation number is this metric, or the
-            validation loss when ``metric`` is ``None``.
+        metric: ``"accuracy"``, a callable ``metric(scores, y) -> float`` (higher is better,
+            logged as ``train_metric``/``val_metric``), or ``None`` (regression).
         num_train_samples: how many training rows (a fixed random subset) to evaluate the
             training metric on each epoch, as in CS231n's Solver; ``None`` for all.
         eval_batch_size: batch size for evaluation passes.
-        verbose: show a progress bar (plain lines under CI/papermill) and a line per epoch.
+        time_limit: stop after the epoch in which this many seconds have passed.
+        progress: show a progress bar (plain lines under CI/papermill) and a line per epoch.
 
     Attributes:
-        history: after :meth:`fit`, a dict with
-
-            * ``"loss"``: training loss of every iteration;
-            * ``"grad_norm"``: global gradient norm of every iteration (before clipping);
-            * ``"epoch"``: 1, 2, ... (per-epoch lists below are aligned with it);
-            * ``"train_loss"``: mean iteration loss of each epoch;
-            * ``"train_acc"``, ``"val_acc"``: the metric per epoch (empty when ``metric`` is
-              ``None``; ``val_*`` empty without ``val_data``);
-            * ``"val_loss"``: validation loss per epoch;
-            * ``"lr"``: learning rate used during each epoch;
-            * ``"best_epoch"``: 1-based epoch with the best validation number (``None``
-              without validation data); ``"stopped_early"``: bool; ``"time"``: seconds.
+        history: after :meth:`fit`, the run's :class:`~i2dl_lab.loop.History`: per iteration
+            ``loss`` and ``grad_norm`` (before clipping); per epoch ``epoch``, ``train_loss``
+            (mean over the epoch's iterations), ``train_accuracy``, ``val_loss``,
+            ``val_accuracy``, ``lr`` (used during the epoch), ``time``; and ``best_epoch``,
+            ``best_value``, ``stop_reason``, ``seconds``.
     """
 
     def __init__(self, model, loss_fn: Callable, optimizer, train_data, val_data=None, batch_size: int = 64,
-                 epochs: int = 10, scheduler=None, grad_clip=None, early_stopping_patience: int | None = None,
+                 epochs: int = 10, scheduler=None, max_grad_norm: float | None = None,
+                 max_grad_value: float | None = None, early_stopping: int | None = None, monitor: str | None = None,
                  restore_best: bool | None = None, seed: int | None = 0,
                  metric: str | Callable | None = "accuracy", num_train_samples: int | None = 1000,
-                 eval_batch_size: int = 1000, verbose: bool = True) -> None:
+                 eval_batch_size: int = 1000, time_limit: float | None = None, progress: bool = True) -> None:
+        self._check_parts(model, loss_fn, optimizer, scheduler)
+        self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
+        self.X_train, self.y_train = _check_data("train_data", train_data)
+        self.X_val, self.y_val = _check_data("val_data", val_data) if val_data is not None else (None, None)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.epochs = check_int("epochs", epochs, 1)
+        self.eval_batch_size = check_int("eval_batch_size", eval_batch_size, 1)
+        self.max_grad_norm = _check_clip("max_grad_norm", max_grad_norm)
+        self.max_grad_value = _check_clip("max_grad_value", max_grad_value)
+        self.metric, self.metric_fn, self.metric_name = metric, *_metric(metric)
+        self.monitor = monitor or self._default_monitor()
+        if self.monitor.startswith("val_") and val_data is None:
+            raise ValueError(f"monitor={self.monitor!r} needs val_data")
+        if early_stopping is not None:
+            early_stopping = check_int("early_stopping", early_stopping, 1)
+        self.early_stopping = early_stopping
+        self.restore_best = (early_stopping is not None) if restore_best is None else bool(restore_best)
+        if num_train_samples is not None:
+            num_train_samples = check_int("num_train_samples", num_train_samples, 1)
+        self.num_train_samples = num_train_samples
+        self.time_limit = _check_clip("time_limit", time_limit)
+        self.seed, self.progress = seed, bool(progress)
+        self.rng = np.random.default_rng(seed)
+        self.history = History()
+
+    @staticmethod
+    def _check_parts(model, loss_fn, optimizer, scheduler) -> None:
         for attr in ("forward", "backward", "params", "grads", "zero_grad", "train", "eval"):
             if not hasattr(model, attr):
                 raise TypeError(f"model must be a Module (missing {attr!r}), got {type(model).__name__}")
@@ -184,36 +184,11 @@ class Trainer:
                 raise TypeError(f"scheduler must have a step() method, got {type(scheduler).__name__}")
             if getattr(scheduler, "optimizer", optimizer) is not optimizer:
                 raise ValueError("scheduler drives a different optimizer than the one given to the Trainer")
-        self.model, self.loss_fn, self.optimizer, self.scheduler = model, loss_fn, optimizer, scheduler
-        self.X_train, self.y_train = _check_data("train_data", train_data)
-        self.X_val, self.y_val = _check_data("val_data", val_data) if val_data is not None else (None, None)
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.epochs = check_int("epochs", epochs, 1)
-        self.eval_batch_size = check_int("eval_batch_size", eval_batch_size, 1)
-        self.grad_clip = _parse_clip(grad_clip)
-        if early_stopping_patience is not None:
-            early_stopping_patience = check_int("early_stopping_patience", early_stopping_patience, 1)
-            if val_data is None:
-                raise ValueError("early_stopping_patience needs val_data to monitor")
-        self.early_stopping_patience = early_stopping_patience
-        self.restore_best = (early_stopping_patience is not None) if restore_best is None else bool(restore_best)
-        if self.restore_best and val_data is None:
-            raise ValueError("restore_best needs val_data to pick the best epoch")
-        if isinstance(metric, str):
-            if metric != "accuracy":
-                raise ValueError(f"metric must be 'accuracy', a callable or None, got {metric!r}")
-            self.metric_fn: Callable | None = accuracy
-        elif metric is None or callable(metric):
-            self.metric_fn = metric
-        else:
-            raise TypeError(f"metric must be 'accuracy', a callable or None, got {type(metric).__name__}")
-        self.metric = metric
-        if num_train_samples is not None:
-            num_train_samples = check_int("num_train_samples", num_train_samples, 1)
-        self.num_train_samples = num_train_samples
-        self.seed, self.verbose = seed, bool(verbose)
-        self.rng = np.random.default_rng(seed)
-        self.history: dict[str, Any] = {}
+
+    def _default_monitor(self) -> str:
+        if self.X_val is None:
+            return "train_loss"
+        return f"val_{self.metric_name}" if self.metric_fn is not None else "val_loss"
 
     # ------------------------------------------------------------------ one step
     def _loss(self, scores, y):
@@ -224,26 +199,32 @@ class Trainer:
         loss, dscores = out
         return float(loss), dscores
 
-    def _diverged(self, what: str, value: float, epoch: int, it: int, git: int, last: float | None):
-        last_txt = f"{last:.6g}" if last is not None else "none (the very first loss was not finite)"
-        raise TrainingDiverged(
-            f"{what} became {value} at epoch {epoch}, iteration {it} of that epoch "
-            f"(iteration {git} overall); last finite loss: {last_txt}. "
-            f"Hint: lower the learning rate (it is {self.optimizer.lr:g}) or clip the gradients "
-            "(grad_clip=max_norm), and check the input scaling.",
-            epoch=epoch, iteration=it, global_iteration=git, last_finite_loss=last, value=value,
-        )
-
     def _clip(self) -> float:
+        """Clip the gradients as asked; returns their global norm before clipping."""
         grads = self.model.grads
-        if self.grad_clip is None:
-            return float(math.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
-        kind, value = self.grad_clip
-        if kind == "norm":
-            return clip_grad_norm(grads, value)
         total = float(math.sqrt(sum(float(np.sum(g * g)) for g in grads.values())))
-        clip_grad_value(grads, value)
+        if self.max_grad_value is not None:
+            clip_grad_value(grads, self.max_grad_value)
+        if self.max_grad_norm is not None:
+            clip_grad_norm(grads, self.max_grad_norm)
         return total
+
+    def _step(self, xb, yb, epoch: int, it: int) -> tuple[float, float]:
+        """One minibatch: forward, loss, backward, clipping, update. Returns ``(loss, grad_norm)``."""
+        self._iteration += 1
+        where = dict(epoch=epoch, iteration=it, global_iteration=self._iteration, lr=float(self.optimizer.lr),
+                     history=self.history)
+        self.model.zero_grad()
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as TrainingDiverged
+            loss, dscores = self._loss(self.model.forward(xb), yb)
+        check_finite(loss, last_finite_loss=self._last_finite, **where)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.model.backward(dscores)
+            grad_norm = self._clip()
+        check_finite(grad_norm, what="the gradient norm", last_finite_loss=loss, **where)
+        self.optimizer.step()
+        self._last_finite = loss
+        return loss, grad_norm
 
     # ------------------------------------------------------------------ evaluation
     def _outputs(self, X, batch_size: int | None = None) -> np.ndarray:
@@ -306,107 +287,100 @@ class Trainer:
         return self._outputs(X, batch_size)
 
     # ------------------------------------------------------------------ the loop
-    def fit(self) -> dict[str, Any]:
-        """Train for ``epochs`` epochs (or until early stopping); returns ``history``.
+    def fit(self) -> History:
+        """Train for ``epochs`` epochs (or until early stopping or the time limit); returns ``history``.
 
         Raises:
-            TrainingDiverged: the loss or the gradient norm became NaN/inf.
+            TrainingDiverged: the loss or the gradient norm became NaN/inf (with the epoch,
+                the iteration and a hint; ``err.history`` holds the run so far).
         """
-        N = self.X_train.shape[0]
-        per_epoch = math.ceil(N / self.batch_size)
-        h: dict[str, Any] = {"loss": [], "grad_norm": [], "epoch": [], "train_loss": [], "train_acc": [],
-                             "val_acc": [], "val_loss": [], "lr": [], "best_epoch": None,
-                             "stopped_early": False, "time": 0.0}
-        self.history = h
-        monitor_higher = self.metric_fn is not None
-        best_value, best_state, since_best = None, None, 0
-        train_subset = None
-        if self.metric_fn is not None and self.num_train_samples is not None and self.num_train_samples < N:
-            train_subset = np.sort(self.rng.choice(N, self.num_train_samples, replace=False))
-        last_finite: float | None = None
-        git = 0
+        h = self.history = History(self._keys())
+        stopper = EarlyStopping(self.early_stopping, self.monitor)
+        self._iteration, self._last_finite, best_state = 0, None, None
+        self._train_subset = self._pick_train_subset()
         start = time.perf_counter()
-        bar = progress(total=self.epochs * per_epoch, desc="training", disable=not self.verbose)
+        per_epoch = math.ceil(self.X_train.shape[0] / self.batch_size)
+        bar = _progress(total=self.epochs * per_epoch, desc="training", disable=not self.progress)
         try:
             for epoch in range(1, self.epochs + 1):
-                self.model.train()
                 lr_used = float(self.optimizer.lr)
-                order = self.rng.permutation(N)
-                epoch_losses = []
-                for it in range(1, per_epoch + 1):
-                    git += 1
-                    idx = order[(it - 1) * self.batch_size: it * self.batch_size]
-                    xb, yb = self.X_train[idx], self.y_train[idx]
-                    self.model.zero_grad()
-                    with np.errstate(over="ignore", invalid="ignore"):  # overflow is reported as TrainingDiverged
-                        scores = self.model.forward(xb)
-                        loss, dscores = self._loss(scores, yb)
-                    if not math.isfinite(loss):
-                        self._diverged("the loss", loss, epoch, it, git, last_finite)
-                    with np.errstate(over="ignore", invalid="ignore"):
-                        self.model.backward(dscores)
-                        gnorm = self._clip()
-                    if not math.isfinite(gnorm):
-                        self._diverged("the gradient norm", gnorm, epoch, it, git, loss)
-                    self.optimizer.step()
-                    last_finite = loss
-                    h["loss"].append(loss)
-                    h["grad_norm"].append(gnorm)
-                    epoch_losses.append(loss)
-                    bar.update(1)
-                    if it == per_epoch or it % 10 == 0:
-                        bar.set_postfix(epoch=epoch, loss=loss)
-                h["epoch"].append(epoch)
-                h["lr"].append(lr_used)
-                h["train_loss"].append(float(np.mean(epoch_losses)))
-                if self.metric_fn is not None:
-                    Xs, ys = ((self.X_train[train_subset], self.y_train[train_subset]) if train_subset is not None
-                              else (self.X_train, self.y_train))
-                    h["train_acc"].append(float(self.metric_fn(self._outputs(Xs), ys)))
-                line = f"epoch {epoch}/{self.epochs}: train loss {h['train_loss'][-1]:.4f}"
-                if h["train_acc"]:
-                    line += f", train {self._metric_name()} {h['train_acc'][-1]:.4f}"
-                stop = False
-                if self.X_val is not None:
-                    val_loss, val_metric = self.evaluate(self.X_val, self.y_val)
-                    h["val_loss"].append(val_loss)
-                    line += f", val loss {val_loss:.4f}"
-                    if val_metric is not None:
-                        h["val_acc"].append(val_metric)
-                        line += f", val {self._metric_name()} {val_metric:.4f}"
-                    value = val_metric if monitor_higher else val_loss
-                    better = best_value is None or (value > best_value if monitor_higher else value < best_value)
-                    if better and math.isfinite(value):
-                        best_value, since_best = value, 0
-                        h["best_epoch"] = epoch
-                        if self.restore_best:
-                            best_state = self.model.state_dict()
-                    else:
-                        since_best += 1
-                        if self.early_stopping_patience is not None and since_best >= self.early_stopping_patience:
-                            stop = True
-                line += f", lr {lr_used:.3g}"
-                bar.write(line)
+                epoch_losses = self._train_epoch(epoch, bar)
+                row = self._epoch_row(epoch, epoch_losses, lr_used, start)
+                h.log(**row)
+                bar.write(self._epoch_line(row))
                 if self.scheduler is not None:
                     self.scheduler.step()
-                if stop:
-                    h["stopped_early"] = True
-                    bar.write(f"early stopping: no improvement for {since_best} epochs; "
-                              f"best epoch {h['best_epoch']}")
+                if stopper.update(epoch, row[self.monitor]) and self.restore_best:
+                    best_state = self.model.state_dict()
+                h.best_epoch, h.best_value = stopper.best_epoch, stopper.best_value
+                if stopper.should_stop:
+                    h.stop_reason = stopper.reason(epoch)
+                elif self.time_limit is not None and row["time"] > self.time_limit:
+                    h.stop_reason = f"time limit {self.time_limit:g}s reached after epoch {epoch}"
+                if h.stop_reason != "completed":
+                    bar.write(h.stop_reason)
                     break
         finally:
             bar.close()
-            h["time"] = time.perf_counter() - start
+            h.seconds = time.perf_counter() - start
         if self.restore_best and best_state is not None:
             self.model.load_state_dict(best_state)
         return h
 
-    train = fit  # CS231n's Solver calls it train()
+    def _keys(self) -> list[str]:
+        keys = ["loss", "grad_norm", "epoch", "train_loss"]
+        if self.metric_fn is not None:
+            keys.append(f"train_{self.metric_name}")
+        if self.X_val is not None:
+            keys += ["val_loss"] + ([f"val_{self.metric_name}"] if self.metric_fn is not None else [])
+        return keys + ["lr", "time"]
 
-    def _metric_name(self) -> str:
-        if self.metric == "accuracy":
-            return "acc"
-        return getattr(self.metric, "__name__", "metric")
+    def _pick_train_subset(self) -> np.ndarray | None:
+        N = self.X_train.shape[0]
+        if self.metric_fn is None or self.num_train_samples is None or self.num_train_samples >= N:
+            return None
+        return np.sort(self.rng.choice(N, self.num_train_samples, replace=False))
+
+    def _train_epoch(self, epoch: int, bar) -> list[float]:
+        """One pass over the training set in a fresh order; returns the iteration losses."""
+        self.model.train()
+        N = self.X_train.shape[0]
+        per_epoch = math.ceil(N / self.batch_size)
+        order = self.rng.permutation(N)
+        losses = []
+        for it in range(1, per_epoch + 1):
+            idx = order[(it - 1) * self.batch_size: it * self.batch_size]
+            loss, grad_norm = self._step(self.X_train[idx], self.y_train[idx], epoch, it)
+            self.history.log(loss=loss, grad_norm=grad_norm)
+            losses.append(loss)
+            bar.update(1)
+            if it == per_epoch or it % 10 == 0:
+                bar.set_postfix(epoch=epoch, loss=loss)
+        return losses
+
+    def _epoch_row(self, epoch: int, losses: list[float], lr_used: float, start: float) -> dict[str, Any]:
+        """The per-epoch history entries: training loss and metric, validation loss and metric."""
+        row: dict[str, Any] = {"epoch": epoch, "train_loss": float(np.mean(losses))}
+        if self.metric_fn is not None:
+            sub = self._train_subset
+            Xs, ys = (self.X_train[sub], self.y_train[sub]) if sub is not None else (self.X_train, self.y_train)
+            row[f"train_{self.metric_name}"] = float(self.metric_fn(self._outputs(Xs), ys))
+        if self.X_val is not None:
+            val_loss, val_metric = self.evaluate(self.X_val, self.y_val)
+            row["val_loss"] = val_loss
+            if val_metric is not None:
+                row[f"val_{self.metric_name}"] = val_metric
+        row["lr"] = lr_used
+        row["time"] = time.perf_counter() - start
+        return row
+
+    def _epoch_line(self, row: dict[str, Any]) -> str:
+        parts = [f"epoch {row['epoch']}/{self.epochs}: train loss {row['train_loss']:.4f}"]
+        parts += [f"{key.replace('_', ' ')} {row[key]:.4f}" for key in
+                  (f"train_{self.metric_name}", "val_loss", f"val_{self.metric_name}") if key in row]
+        return ", ".join(parts + [f"lr {row['lr']:.3g}"])
+
+    train = fit  # CS231n's Solver calls it train()
 
     def __repr__(self) -> str:
         return (f"Trainer(model={type(self.model).__name__}, optimizer={self.optimizer!r}, "
@@ -414,6 +388,19 @@ class Trainer:
 
 
 Solver = Trainer
+
+
+def _metric(metric) -> tuple[Callable | None, str]:
+    """``(function, name)`` of the ``metric`` argument; the name goes into the history keys."""
+    if isinstance(metric, str):
+        if metric != "accuracy":
+            raise ValueError(f"metric must be 'accuracy', a callable or None, got {metric!r}")
+        return accuracy, "accuracy"
+    if metric is None:
+        return None, "accuracy"
+    if callable(metric):
+        return metric, "metric"
+    raise TypeError(f"metric must be 'accuracy', a callable or None, got {type(metric).__name__}")
 
 
 def plot_history(history, ax=None):
@@ -455,13 +442,14 @@ def plot_history(history, ax=None):
     a0.legend()
     if len(axes) > 1:
         a1 = axes[1]
-        if history.get("train_acc"):
-            a1.plot(epochs, history["train_acc"], "o-", label="train")
-            if history.get("val_acc"):
-                a1.plot(epochs, history["val_acc"], "o-", label="val")
-            if history.get("best_epoch"):
-                a1.axvline(history["best_epoch"], color="grey", ls="--", lw=1, label="best epoch")
-            a1.set_ylabel("metric")
+        name = "accuracy" if history.get("train_accuracy") else "metric"
+        if history.get(f"train_{name}"):
+            a1.plot(epochs, history[f"train_{name}"], "o-", label="train")
+            if history.get(f"val_{name}"):
+                a1.plot(epochs, history[f"val_{name}"], "o-", label="val")
+            if getattr(history, "best_epoch", None):
+                a1.axvline(history.best_epoch, color="grey", ls="--", lw=1, label="best epoch")
+            a1.set_ylabel(name)
             a1.set_title("metric per epoch")
             a1.legend()
         else:

@@ -41,7 +41,7 @@ def test_numpy_cnn_reaches_98_percent_on_digits():
         scheduler=CosineAnnealingLR(optimizer, T_max=epochs),
         seed=0,
         num_train_samples=300,
-        verbose=False,
+        progress=False,
     )
     history = trainer.fit()
     test_acc = trainer.check_accuracy(data["X_test"], data["y_test"])

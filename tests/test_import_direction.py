@@ -18,7 +18,7 @@ import i2dl_lab
 ROOT = Path(i2dl_lab.__file__).parent
 
 BASE = {"progress", "report"}
-LIBRARY = BASE | {"nn", "data", "gradcheck"}
+LIBRARY = BASE | {"nn", "data", "gradcheck", "loop"}
 TOOLKITS = {"classic", "architecture", "models", "sequence", "train", "least_squares", "recipes"}
 COURSE = {"course", "workspace"}
 # unit -> the units it may import (besides itself and the root package's __version__)
@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "report": set(),
     "nn": set(),
     "gradcheck": set(),
+    "loop": set(),
     "data": BASE,
     **{toolkit: LIBRARY | {"train"} for toolkit in TOOLKITS},
     "course": COURSE | {"grading"},  # course builds a release from a checkout (lazily)

@@ -3,7 +3,8 @@
 * :mod:`.convert`: ``to_torch`` / ``from_torch`` between NumPy Modules and torch modules with
   the same weights, and ``compare`` (outputs, input and parameter gradients).
 * :mod:`.fit`: ``fit(model, train_loader, val_loader, ...)``, a complete training loop
-  (device choice, optimizer/scheduler, early stopping, checkpoints, progress, NaN stop).
+  (device choice, optimizer/scheduler, early stopping, checkpoints, progress, NaN stop), in
+  the vocabulary of :mod:`i2dl_lab.loop`.
 * :mod:`.zoo`: MLP, LeNet, small ResNet, (denoising) conv autoencoder, VAE, LSTM classifier,
   character language model, transformer encoder.
 * :mod:`.transfer`: freeze / unfreeze / replace_head, feature extraction vs fine-tuning, the
@@ -16,7 +17,6 @@
 
 from .convert import UnsupportedLayerError, compare, from_torch, register, rel_error, supported_layers, to_torch
 from .fit import (
-    History,
     evaluate,
     fit,
     load_checkpoint,
@@ -39,7 +39,7 @@ from .zoo import MODELS, build
 
 __all__ = [
     "to_torch", "from_torch", "compare", "register", "rel_error", "supported_layers", "UnsupportedLayerError",
-    "fit", "evaluate", "predict", "History", "select_device", "seed_everything", "save_checkpoint",
+    "fit", "evaluate", "predict", "select_device", "seed_everything", "save_checkpoint",
     "load_checkpoint", "MODELS", "build", "freeze", "unfreeze", "replace_head", "prepare_transfer",
     "extract_features", "trainable_parameters", "load_pretrained", "fewshot_transfer",
 ]

@@ -1,5 +1,9 @@
 """A torch training loop for the labs: ``fit(model, train_loader, val_loader, ...) -> History``.
 
+It speaks the vocabulary of every loop in the course (:mod:`i2dl_lab.loop`): the same
+:class:`~i2dl_lab.loop.History` keys as the NumPy Trainer, the same early stopping, the same
+:class:`~i2dl_lab.loop.TrainingDiverged` error and the same argument names.
+
 What it does, so that a lab needs no boilerplate:
 
 * ``device="auto"`` picks CUDA, then Apple's MPS, then the CPU; batches from either the
@@ -11,18 +15,17 @@ What it does, so that a lab needs no boilerplate:
 * checkpoints (``state_dict``, hyperparameters, metrics, zoo name) that
   :func:`load_checkpoint` reloads into an identical model.
 * a progress bar from :func:`i2dl_lab.progress.progress` (plain lines under CI/papermill).
-* a clean stop, with the epoch, step and a hint, when the loss turns NaN or infinite.
+* :class:`~i2dl_lab.loop.TrainingDiverged`, with the epoch, the iteration and a hint, the
+  moment the loss turns NaN or infinite.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import os
 import random
 import time
-import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +33,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the usual torch alias)
 
+from ..loop import EarlyStopping, History, check_finite
 from ..progress import progress as _progress
 
-__all__ = ["fit", "evaluate", "predict", "History", "select_device", "seed_everything", "save_checkpoint",
+__all__ = ["fit", "evaluate", "predict", "select_device", "seed_everything", "save_checkpoint",
            "load_checkpoint", "default_loss", "accuracy", "make_optimizer", "make_scheduler"]
 
 
@@ -101,68 +105,6 @@ def accuracy(output, target) -> float | None:
     if pred.shape != target.shape:
         return None
     return float((pred == target).float().mean())
-
-
-class History(dict):
-    """Per-epoch metrics (``history["val_accuracy"]`` is a list), plus how the run ended.
-
-    Attributes:
-        best_epoch: epoch (1-based) with the best monitored value, or None.
-        best_value: that value.
-        stop_reason: ``"completed"``, ``"early stopping ..."``, ``"non-finite loss ..."``.
-        device: the device the run used.
-        seconds: wall-clock time of the run.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.best_epoch: int | None = None
-        self.best_value: float | None = None
-        self.stop_reason = "completed"
-        self.device = "cpu"
-        self.seconds = 0.0
-
-    def log(self, **values) -> None:
-        for k, v in values.items():
-            self.setdefault(k, []).append(v)
-
-    def last(self, key: str, default=None):
-        vals = self.get(key) or []
-        return vals[-1] if vals else default
-
-    def to_dict(self) -> dict:
-        return {"metrics": {k: list(v) for k, v in self.items()}, "best_epoch": self.best_epoch,
-                "best_value": self.best_value, "stop_reason": self.stop_reason, "device": str(self.device),
-                "seconds": self.seconds}
-
-    def plot(self, keys: Iterable[str] | None = None, ax=None):
-        """Learning curves: losses on the left axis, accuracies on a second plot. Returns the figure."""
-        import matplotlib.pyplot as plt
-
-        epochs = self.get("epoch", [])
-        keys = list(keys) if keys is not None else [k for k in self if k not in ("epoch", "lr", "time")]
-        loss_keys = [k for k in keys if "loss" in k]
-        other = [k for k in keys if k not in loss_keys]
-        if ax is None:
-            fig, axes = plt.subplots(1, 2 if other else 1, figsize=(10 if other else 5, 3.5), squeeze=False)
-            axes = axes[0]
-        else:
-            axes = [ax, ax]
-            fig = ax.figure
-        for k in loss_keys:
-            axes[0].plot(epochs, self[k], marker=".", label=k)
-        axes[0].set_xlabel("epoch")
-        axes[0].set_ylabel("loss")
-        axes[0].legend()
-        if other:
-            for k in other:
-                axes[1].plot(epochs, self[k], marker=".", label=k)
-            axes[1].set_xlabel("epoch")
-            axes[1].legend()
-        if self.best_epoch is not None:
-            axes[0].axvline(self.best_epoch, color="grey", ls=":", lw=1)
-        fig.tight_layout()
-        return fig
 
 
 def make_optimizer(name_or_opt, params, lr: float, weight_decay: float = 0.0, momentum: float = 0.9):
@@ -327,9 +269,10 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
         optimizer="adam", lr: float = 1e-3, weight_decay: float = 0.0, momentum: float = 0.9, scheduler=None,
         device="auto", early_stopping: int | None = None, monitor: str | None = None,
         checkpoint: str | os.PathLike | None = None, seed: int | None = 0, deterministic: bool = True,
-        max_grad_norm: float | None = None, batch_fn: Callable | None = None, hparams: dict | None = None,
-        progress: bool = True, restore_best: bool = True, time_limit: float | None = None) -> History:
-    """Train ``model`` and return its :class:`History`.
+        max_grad_norm: float | None = None, max_grad_value: float | None = None, batch_fn: Callable | None = None,
+        hparams: dict | None = None, progress: bool = True, restore_best: bool = True,
+        time_limit: float | None = None) -> History:
+    """Train ``model`` and return its :class:`~i2dl_lab.loop.History`.
 
     Args:
         model: any ``torch.nn.Module``; moved to ``device``.
@@ -347,7 +290,8 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
         checkpoint: path; the best model so far is saved there (see :func:`save_checkpoint`).
         seed: seeds torch/NumPy/Python before training (``None``: leave the RNGs alone).
         deterministic: use torch's deterministic algorithms during the run.
-        max_grad_norm: clip the global gradient norm.
+        max_grad_norm: rescale the gradients when their global L2 norm exceeds this (None: off).
+        max_grad_value: clamp every gradient entry into [-max_grad_value, max_grad_value] (None: off).
         batch_fn: ``batch_fn(batch) -> (inputs, targets)`` after moving to the device
             (e.g. ``lambda b: (add_noise(b[0]), b[0])`` for a denoising autoencoder).
         hparams: extra settings stored in the checkpoint next to the fit arguments.
@@ -356,26 +300,58 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
         time_limit: stop after the epoch in which this many seconds have passed.
 
     Returns:
-        History with ``epoch``, ``train_loss``, ``lr``, ``time`` and (where they apply)
-        ``train_accuracy``, ``val_loss``, ``val_accuracy``.
+        History: per iteration ``loss`` and ``grad_norm`` (before clipping); per epoch
+        ``epoch``, ``train_loss``, ``lr``, ``time`` and (where they apply) ``train_accuracy``,
+        ``val_loss``, ``val_accuracy``; ``best_epoch``, ``best_value``, ``stop_reason``.
+
+    Raises:
+        TrainingDiverged: the loss became NaN or infinite (``err.history`` holds the run so far).
     """
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    dev = select_device(device)
     monitor = monitor or ("val_loss" if val_loader is not None else "train_loss")
     if monitor.startswith("val_") and val_loader is None:
         raise ValueError(f"monitor={monitor!r} needs a val_loader")
-    maximize = monitor.endswith("accuracy")
-    loss_fn = loss_fn or default_loss
-    hist = History()
-    hist.device = str(dev)
+    dev = select_device(device)
     fit_hparams = {"epochs": epochs, "optimizer": optimizer if isinstance(optimizer, str) else type(optimizer).__name__,
                    "lr": lr, "weight_decay": weight_decay, "scheduler": scheduler if isinstance(scheduler, str) or
                    scheduler is None else getattr(scheduler, "__name__", "custom"), "seed": seed,
                    "early_stopping": early_stopping, "monitor": monitor, "max_grad_norm": max_grad_norm,
-                   **(hparams or {})}
-
+                   "max_grad_value": max_grad_value, **(hparams or {})}
     prev_det = torch.are_deterministic_algorithms_enabled()
+    _seed_run(train_loader, seed, deterministic)
+    model.to(dev)
+    opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay, momentum)
+    run = _Run(model, train_loader, val_loader, loss_fn or default_loss, batch_fn, dev, opt,
+               max_grad_norm, max_grad_value)
+    run.sched, run.per_step = make_scheduler(scheduler, opt, epochs, _num_batches(train_loader))
+    stopper = EarlyStopping(early_stopping, monitor)
+    bar = _progress(range(1, epochs + 1), desc="fit", disable=not progress)
+    try:
+        for epoch in bar:
+            row = run.epoch(epoch)
+            if monitor not in row:
+                raise ValueError(f"monitor={monitor!r} is not among the logged metrics {sorted(row)}")
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix({k: v for k, v in row.items() if k not in ("epoch", "time", "lr")})
+            if stopper.update(epoch, row[monitor]):
+                run.new_best(restore_best, checkpoint, fit_hparams, stopper.best_value, epoch)
+            run.hist.best_epoch, run.hist.best_value = stopper.best_epoch, stopper.best_value
+            if stopper.should_stop:
+                run.hist.stop_reason = stopper.reason(epoch)
+                break
+            if time_limit is not None and row["time"] > time_limit:
+                run.hist.stop_reason = f"time limit {time_limit}s reached after epoch {epoch}"
+                break
+    finally:
+        if deterministic:
+            torch.use_deterministic_algorithms(prev_det)
+        if hasattr(bar, "close"):
+            bar.close()
+    return run.finish(restore_best)
+
+
+def _seed_run(train_loader, seed: int | None, deterministic: bool) -> None:
     if seed is not None:
         seed_everything(seed)
         if hasattr(train_loader, "reseed") and getattr(train_loader, "shuffle", False):
@@ -384,97 +360,95 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.use_deterministic_algorithms(True, warn_only=True)
 
-    model.to(dev)
-    dtype = _model_dtype(model)
-    opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay, momentum)
+
+def _num_batches(loader) -> int:
     try:
-        steps = len(train_loader)
-    except TypeError:
-        steps = 1
-    sched, per_step = make_scheduler(scheduler, opt, epochs, steps)
-    best_state = None
-    bad_epochs = 0
-    t0 = time.perf_counter()
-    bar = _progress(range(1, epochs + 1), desc="fit", disable=not progress)
-    try:
-        for epoch in bar:
-            model.train()
-            tot, n, corr, n_acc = 0.0, 0, 0.0, 0
-            stop = None
-            for step, batch in enumerate(train_loader, 1):
-                batch = _to_tensor(batch, dev, dtype)
-                x, y = batch_fn(batch) if batch_fn else _split_batch(batch)
-                out = model(x)
-                loss = loss_fn(out, y)
-                if not torch.isfinite(loss):
-                    stop = (f"non-finite loss ({float(loss.detach())}) at epoch {epoch}, step {step}: "
-                            f"lower the learning "
-                            f"rate (now {opt.param_groups[0]['lr']:.3g}), clip gradients (max_grad_norm) or "
-                            f"check the inputs for NaN/inf")
-                    break
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if max_grad_norm is not None:
-                    nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-                opt.step()
-                if sched is not None and per_step:
-                    sched.step()
-                bs = _batch_size(x)
-                tot += float(loss.detach()) * bs
-                n += bs
-                acc = accuracy(out.detach(), y) if isinstance(out, torch.Tensor) else None
-                if acc is not None:
-                    corr += acc * bs
-                    n_acc += bs
-            if stop is not None:
-                hist.stop_reason = stop
-                warnings.warn(stop, RuntimeWarning, stacklevel=2)
-                if hasattr(bar, "write"):
-                    bar.write(f"stopped: {stop}")
-                break
-            if sched is not None and not per_step:
-                sched.step()
-            row = {"epoch": epoch, "train_loss": tot / max(n, 1)}
-            if n_acc:
-                row["train_accuracy"] = corr / n_acc
-            if val_loader is not None:
-                ev = evaluate(model, val_loader, loss_fn, dev, batch_fn)
-                row["val_loss"] = ev["loss"]
-                if "accuracy" in ev:
-                    row["val_accuracy"] = ev["accuracy"]
-            row["lr"] = opt.param_groups[0]["lr"]
-            row["time"] = time.perf_counter() - t0
-            hist.log(**row)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix({k: v for k, v in row.items() if k not in ("epoch", "time", "lr")})
-            if monitor not in row:
-                raise ValueError(f"monitor={monitor!r} is not among the logged metrics {sorted(row)}")
-            value = row[monitor]
-            improved = hist.best_value is None or (value > hist.best_value if maximize else value < hist.best_value)
-            if improved:
-                hist.best_value, hist.best_epoch, bad_epochs = value, epoch, 0
-                if restore_best:
-                    best_state = copy.deepcopy(model.state_dict())
-                if checkpoint is not None:
-                    save_checkpoint(checkpoint, model, fit_hparams, {**hist.to_dict()["metrics"], "best": value},
-                                    epoch=epoch)
-            else:
-                bad_epochs += 1
-            if early_stopping is not None and bad_epochs >= early_stopping:
-                hist.stop_reason = (f"early stopping at epoch {epoch}: {monitor} did not improve for "
-                                    f"{early_stopping} epochs (best {hist.best_value:.4g} at epoch {hist.best_epoch})")
-                break
-            if time_limit is not None and row["time"] > time_limit:
-                hist.stop_reason = f"time limit {time_limit}s reached after epoch {epoch}"
-                break
-    finally:
-        if deterministic:
-            torch.use_deterministic_algorithms(prev_det)
-        if hasattr(bar, "close"):
-            bar.close()
-    if restore_best and best_state is not None:
-        model.load_state_dict(best_state)
-    hist.seconds = time.perf_counter() - t0
-    if any(not math.isfinite(v) for v in hist.get("train_loss", [])):  # pragma: no cover - guarded above
-        hist.stop_reason = "non-finite loss"
-    return hist
+        return len(loader)
+    except TypeError:  # an iterable without a length: schedules count one step per epoch
+        return 1
+
+
+def _grad_norm(params: list[torch.Tensor]) -> float:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+
+class _Run:
+    """The state of one :func:`fit` call: the model, its optimizer, the history, the best weights."""
+
+    def __init__(self, model, train_loader, val_loader, loss_fn, batch_fn, device, opt,
+                 max_grad_norm: float | None, max_grad_value: float | None) -> None:
+        self.model, self.train_loader, self.val_loader = model, train_loader, val_loader
+        self.loss_fn, self.batch_fn, self.device, self.opt = loss_fn, batch_fn, device, opt
+        self.max_grad_norm, self.max_grad_value = max_grad_norm, max_grad_value
+        self.dtype = _model_dtype(model)
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.sched, self.per_step = None, False
+        self.hist = History(["loss", "grad_norm", "epoch", "train_loss"])
+        self.hist.device = str(device)
+        self.best_state = None
+        self.iteration, self.last_finite = 0, None
+        self.t0 = time.perf_counter()
+
+    def step(self, epoch: int, it: int, batch) -> tuple[float, float | None, int]:
+        """One batch: forward, loss, backward, clipping, update. Returns ``(loss, accuracy, batch size)``."""
+        x, y = self.batch_fn(batch) if self.batch_fn else _split_batch(batch)
+        out = self.model(x)
+        loss = self.loss_fn(out, y)
+        self.iteration += 1
+        value = float(loss.detach())
+        check_finite(value, epoch=epoch, iteration=it, global_iteration=self.iteration,
+                     lr=self.opt.param_groups[0]["lr"], last_finite_loss=self.last_finite, history=self.hist)
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = _grad_norm(self.params)
+        if self.max_grad_value is not None:
+            nn.utils.clip_grad_value_(self.params, self.max_grad_value)
+        if self.max_grad_norm is not None:
+            nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+        self.opt.step()
+        if self.sched is not None and self.per_step:
+            self.sched.step()
+        self.last_finite = value
+        self.hist.log(loss=value, grad_norm=grad_norm)
+        acc = accuracy(out.detach(), y) if isinstance(out, torch.Tensor) else None
+        return value, acc, _batch_size(x)
+
+    def epoch(self, epoch: int) -> dict:
+        """Train one pass over the loader, evaluate, log the epoch's row and return it."""
+        self.model.train()
+        total, n, correct, n_acc = 0.0, 0, 0.0, 0
+        for it, batch in enumerate(self.train_loader, 1):
+            loss, acc, bs = self.step(epoch, it, _to_tensor(batch, self.device, self.dtype))
+            total, n = total + loss * bs, n + bs
+            if acc is not None:
+                correct, n_acc = correct + acc * bs, n_acc + bs
+        if self.sched is not None and not self.per_step:
+            self.sched.step()
+        row = {"epoch": epoch, "train_loss": total / max(n, 1)}
+        if n_acc:
+            row["train_accuracy"] = correct / n_acc
+        if self.val_loader is not None:
+            ev = evaluate(self.model, self.val_loader, self.loss_fn, self.device, self.batch_fn)
+            row["val_loss"] = ev["loss"]
+            if "accuracy" in ev:
+                row["val_accuracy"] = ev["accuracy"]
+        row["lr"] = self.opt.param_groups[0]["lr"]
+        row["time"] = time.perf_counter() - self.t0
+        self.hist.log(**row)
+        return row
+
+    def new_best(self, restore_best: bool, checkpoint, fit_hparams: dict, value: float, epoch: int) -> None:
+        if restore_best:
+            self.best_state = copy.deepcopy(self.model.state_dict())
+        if checkpoint is not None:
+            save_checkpoint(checkpoint, self.model, fit_hparams, {**self.hist.to_dict()["metrics"], "best": value},
+                            epoch=epoch)
+
+    def finish(self, restore_best: bool) -> History:
+        if restore_best and self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.hist.seconds = time.perf_counter() - self.t0
+        return self.hist

@@ -32,12 +32,13 @@ import time
 
 import numpy as np
 
+from ..loop import History, check_finite
 from ..nn import init as _init
 from ..nn.functional.recurrent import temporal_softmax_loss
 from ..nn.module import Module
 from ..nn.optim import Adagrad, Adam, clip_grad_norm, clip_grad_value
 from ..nn.recurrent import GRU, LSTM, RNN, Embedding, TemporalAffine
-from ..progress import progress
+from ..progress import progress as _progress
 
 __all__ = ["CharLM", "unigram_entropy", "train_charlm", "evaluate_charlm", "sample", "batch_streams"]
 
@@ -139,18 +140,14 @@ def batch_streams(ids, batch_size: int) -> np.ndarray:
     return ids[: batch_size * L].reshape(batch_size, L)
 
 
-def _check_finite(loss: float, step: int) -> None:
-    if not math.isfinite(loss):
-        raise FloatingPointError(
-            f"the loss became {loss} at step {step}: lower the learning rate or clip the gradients harder"
-        )
-
-
 def train_charlm(model: CharLM, ids, steps: int = 500, batch_size: int = 32, seq_len: int = 50,
-                 optimizer: str = "adam", lr: float | None = None, clip_norm: float | None = 5.0,
-                 clip_value: float | None = None, max_seconds: float | None = None, show_progress: bool = True,
-                 log_every: int = 10) -> dict:
+                 optimizer: str = "adam", lr: float | None = None, max_grad_norm: float | None = 5.0,
+                 max_grad_value: float | None = None, time_limit: float | None = None, progress: bool = True,
+                 log_every: int = 10) -> History:
     """Train with truncated BPTT: windows of ``seq_len`` characters over ``batch_size`` streams.
+
+    The argument names and the history are those of every loop in the course
+    (:mod:`i2dl_lab.loop`); an *epoch* here is one pass along the streams.
 
     Args:
         model: a :class:`CharLM`.
@@ -159,18 +156,19 @@ def train_charlm(model: CharLM, ids, steps: int = 500, batch_size: int = 32, seq
         batch_size: N parallel streams. seq_len: T, the truncation length.
         optimizer: ``"adam"`` (default lr 2e-3) or ``"adagrad"`` (default lr 0.1).
         lr: learning rate (default depends on the optimizer).
-        clip_norm: rescale the gradients when their global L2 norm exceeds this (None: off).
-        clip_value: clamp every gradient entry into [-clip_value, clip_value] (None: off).
-        max_seconds: stop early after this much wall-clock time.
-        show_progress: progress bar with the running loss.
-        log_every: record the (smoothed) loss every this many steps.
+        max_grad_norm: rescale the gradients when their global L2 norm exceeds this (None: off).
+        max_grad_value: clamp every gradient entry into [-max_grad_value, max_grad_value] (None: off).
+        time_limit: stop early after this many seconds.
+        progress: progress bar with the running loss.
+        log_every: refresh the bar's (smoothed) loss every this many steps.
 
     Returns:
-        history dict: ``loss`` (loss per character, nats, one per step), ``grad_norm``
-        (global norm before clipping), ``steps`` done, ``seconds``.
+        History: per iteration ``loss`` (nats per character) and ``grad_norm`` (before
+        clipping); per completed pass ``epoch``, ``train_loss``, ``lr``, ``time``;
+        ``stop_reason`` and ``seconds``.
 
     Raises:
-        FloatingPointError: when the loss stops being finite (with the step and a hint).
+        TrainingDiverged: the loss stopped being finite (with the pass, the step and a hint).
     """
     if optimizer not in ("adam", "adagrad"):
         raise ValueError(f"optimizer must be 'adam' or 'adagrad', got {optimizer!r}")
@@ -181,43 +179,61 @@ def train_charlm(model: CharLM, ids, steps: int = 500, batch_size: int = 32, seq
     if lr is None:
         lr = 2e-3 if optimizer == "adam" else 0.1
     opt = Adam(model, lr=lr) if optimizer == "adam" else Adagrad(model, lr=lr)
-    history = {"loss": [], "grad_norm": [], "steps": 0, "seconds": 0.0}
-    state, offset = None, 0
+    history = History(["loss", "grad_norm", "epoch", "train_loss", "lr", "time"])
+    windows = (L - 1) // seq_len  # per pass along the streams
+    state, smooth = None, None
     start = time.perf_counter()
-    bar = progress(total=steps, desc="char-LM", disable=not show_progress)
-    smooth = None
-    for step in range(steps):
-        if offset + seq_len + 1 > L:  # end of the streams: start again from a fresh state
-            state, offset = None, 0
-        x = streams[:, offset : offset + seq_len]
-        y = streams[:, offset + 1 : offset + seq_len + 1]
-        offset += seq_len
-        model.zero_grad()
-        scores = model.forward(x, state=state)
-        loss, dscores = temporal_softmax_loss(scores, y)
-        loss /= seq_len  # per character (temporal_softmax_loss averages over N only)
-        _check_finite(loss, step)
-        model.backward(dscores / seq_len)
-        state = model.state  # carried on, but no gradient flows into it: truncation
-        if clip_norm:
-            norm = clip_grad_norm(model, clip_norm)
-        else:
-            norm = math.sqrt(sum(float(np.vdot(g, g)) for g in model.grads.values()))
-        if clip_value:
-            clip_grad_value(model, clip_value)
-        opt.step()
-        history["loss"].append(loss)
-        history["grad_norm"].append(norm)
-        smooth = loss if smooth is None else 0.95 * smooth + 0.05 * loss
-        bar.update(1)
-        if step % log_every == 0:
-            bar.set_postfix(loss=smooth)
-        history["steps"] = step + 1
-        if max_seconds is not None and time.perf_counter() - start > max_seconds:
-            break
-    bar.close()
-    history["seconds"] = time.perf_counter() - start
+    bar = _progress(total=steps, desc="char-LM", disable=not progress)
+    try:
+        for step in range(steps):
+            epoch, it = step // windows + 1, step % windows + 1
+            if it == 1:
+                state = None  # a new pass starts from a fresh state
+            x, y = _window(streams, (it - 1) * seq_len, seq_len)
+            loss, state = _tbptt_step(model, opt, x, y, state, max_grad_norm, max_grad_value,
+                                      history, epoch=epoch, iteration=it, global_iteration=step + 1)
+            smooth = loss if smooth is None else 0.95 * smooth + 0.05 * loss
+            bar.update(1)
+            if step % log_every == 0:
+                bar.set_postfix(loss=smooth)
+            if it == windows:
+                history.log(epoch=epoch, train_loss=float(np.mean(history["loss"][-windows:])), lr=lr,
+                            time=time.perf_counter() - start)
+            if time_limit is not None and time.perf_counter() - start > time_limit:
+                history.stop_reason = f"time limit {time_limit:g}s reached after step {step + 1}"
+                break
+    finally:
+        bar.close()
+        history.seconds = time.perf_counter() - start
     return history
+
+
+def _window(streams: np.ndarray, offset: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and next-character targets of one window, both (N, T)."""
+    return streams[:, offset: offset + seq_len], streams[:, offset + 1: offset + seq_len + 1]
+
+
+def _tbptt_step(model: CharLM, opt, x, y, state, max_grad_norm, max_grad_value, history: History,
+                **where) -> tuple[float, tuple]:
+    """Forward from the carried ``state``, backward through this window only, clip, update.
+
+    Returns ``(loss per character, the state to carry on)``.
+    """
+    T = x.shape[1]
+    model.zero_grad()
+    scores = model.forward(x, state=state)
+    loss, dscores = temporal_softmax_loss(scores, y)
+    loss /= T  # per character (temporal_softmax_loss averages over N only)
+    check_finite(loss, lr=opt.lr, last_finite_loss=history.last("loss"), history=history, **where)
+    model.backward(dscores / T)
+    norm = math.sqrt(sum(float(np.vdot(g, g)) for g in model.grads.values()))
+    if max_grad_value:
+        clip_grad_value(model, max_grad_value)
+    if max_grad_norm:
+        clip_grad_norm(model, max_grad_norm)
+    opt.step()
+    history.log(loss=loss, grad_norm=norm)
+    return loss, model.state  # carried on, but no gradient flows into it: truncation
 
 
 def evaluate_charlm(model: CharLM, ids, batch_size: int = 16, seq_len: int = 100) -> float:

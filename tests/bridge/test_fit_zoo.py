@@ -13,7 +13,6 @@ matplotlib.use("Agg")
 
 from i2dl_lab.bridge import zoo  # noqa: E402
 from i2dl_lab.bridge.fit import (  # noqa: E402
-    History,
     evaluate,
     fit,
     load_checkpoint,
@@ -21,6 +20,7 @@ from i2dl_lab.bridge.fit import (  # noqa: E402
     select_device,
 )
 from i2dl_lab.data import ArrayDataset, DataLoader, make_blobs  # noqa: E402
+from i2dl_lab.loop import History, TrainingDiverged  # noqa: E402
 
 
 @pytest.fixture
@@ -56,7 +56,8 @@ def test_fit_learns_and_logs_history(blobs):
     assert hist["epoch"] == list(range(1, 9))
     assert hist["train_loss"][-1] < 0.5 * hist["train_loss"][0]
     assert hist["val_accuracy"][-1] > 0.9
-    assert set(hist) >= {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "time"}
+    assert set(hist) >= {"loss", "grad_norm", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "time"}
+    assert len(hist["loss"]) == len(hist["grad_norm"]) == 8 * len(tr)
     assert evaluate(model, va)["accuracy"] == pytest.approx(hist["val_accuracy"][hist.best_epoch - 1])
     assert predict(model, va).shape == (100, 3)
 
@@ -86,7 +87,7 @@ def test_early_stopping_restores_the_best_weights(blobs):
     assert evaluate(model, va)["loss"] == pytest.approx(best, rel=1e-5)
 
 
-def test_nan_loss_stops_cleanly_with_epoch_step_and_hint(blobs):
+def test_nan_loss_raises_training_diverged_with_epoch_iteration_and_hint(blobs):
     tr, va = blobs
     calls = {"n": 0}
 
@@ -96,10 +97,12 @@ def test_nan_loss_stops_cleanly_with_epoch_step_and_hint(blobs):
         return loss * math.nan if calls["n"] == 14 else loss  # step 4 of epoch 2 (10 steps/epoch)
 
     model = small_mlp()
-    with pytest.warns(RuntimeWarning, match="non-finite loss"):
-        hist = fit(model, tr, va, epochs=5, loss_fn=loss_fn, progress=False)
-    assert "epoch 2, step 4" in hist.stop_reason and "learning rate" in hist.stop_reason
-    assert hist["epoch"] == [1]
+    with pytest.raises(TrainingDiverged, match=r"the loss became nan at epoch 2, iteration 4 .*learning rate") as info:
+        fit(model, tr, va, epochs=5, loss_fn=loss_fn, progress=False)
+    err = info.value
+    assert (err.epoch, err.iteration, err.global_iteration) == (2, 4, 14)
+    hist = err.history
+    assert hist["epoch"] == [1] and len(hist["loss"]) == 13 and err.last_finite_loss == hist["loss"][-1]
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 

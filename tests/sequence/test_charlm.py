@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from i2dl_lab.data.corpus import CharCorpus, stdlib_docstrings
+from i2dl_lab.loop import TrainingDiverged
 from i2dl_lab.sequence.charlm import CharLM, batch_streams, evaluate_charlm, sample, train_charlm, unigram_entropy
 
 
@@ -79,21 +80,42 @@ def test_model_state_carries_over_between_windows():
     np.testing.assert_allclose(np.concatenate([first, second], axis=1), full, atol=1e-12)
 
 
-def test_non_finite_loss_stops_training_with_step_and_hint():
+def test_non_finite_loss_stops_training_with_epoch_iteration_and_hint():
     model = CharLM(5, hidden_size=8, embed_dim=4, seed=0)
     model.head.W[0, 0] = np.nan
-    with pytest.raises(FloatingPointError, match="at step 0: lower the learning rate"):
-        train_charlm(model, np.arange(200) % 5, steps=3, batch_size=2, seq_len=5, show_progress=False)
+    with pytest.raises(TrainingDiverged, match="at epoch 1, iteration 1 .*lower the learning rate") as info:
+        train_charlm(model, np.arange(200) % 5, steps=3, batch_size=2, seq_len=5, progress=False)
+    assert info.value.global_iteration == 1 and info.value.last_finite_loss is None
 
 
-@pytest.mark.parametrize("optimizer,clip", [("adagrad", {"clip_norm": None, "clip_value": 0.5}),
-                                            ("adam", {"clip_norm": 1.0, "lr": 1e-2})])
+def test_divergence_mid_run_names_the_pass_and_the_window():
+    # 2 streams of 100 characters, windows of 9: 11 windows per pass; step 15 is pass 2, window 4
+    model = CharLM(5, hidden_size=8, embed_dim=4, seed=0)
+    calls = {"n": 0}
+    forward = model.forward
+
+    def poisoned(x, state=None):
+        calls["n"] += 1
+        out = forward(x, state=state)
+        return out * np.nan if calls["n"] == 15 else out
+
+    object.__setattr__(model, "forward", poisoned)
+    with pytest.raises(TrainingDiverged, match="at epoch 2, iteration 4 of that epoch") as info:
+        train_charlm(model, np.arange(200) % 5, steps=30, batch_size=2, seq_len=9, progress=False)
+    hist = info.value.history
+    assert len(hist["loss"]) == 14 and hist["epoch"] == [1] and info.value.last_finite_loss == hist["loss"][-1]
+
+
+@pytest.mark.parametrize("optimizer,clip", [("adagrad", {"max_grad_norm": None, "max_grad_value": 0.5}),
+                                            ("adam", {"max_grad_norm": 1.0, "lr": 1e-2})])
 def test_short_training_reduces_the_loss_on_a_periodic_text(optimizer, clip):
     ids = np.tile(np.array([0, 1, 2, 3, 2, 1]), 200)  # perfectly predictable after two characters
     model = CharLM(4, hidden_size=16, embed_dim=8, seed=0)
-    hist = train_charlm(model, ids, steps=60, batch_size=4, seq_len=12, optimizer=optimizer, show_progress=False,
+    hist = train_charlm(model, ids, steps=60, batch_size=4, seq_len=12, optimizer=optimizer, progress=False,
                         **clip)
-    assert hist["steps"] == 60 and len(hist["grad_norm"]) == 60
+    assert len(hist["loss"]) == len(hist["grad_norm"]) == 60 and hist.stop_reason == "completed"
+    # 4 streams of 300 characters, windows of 12: 24 windows per pass, so 2 passes completed
+    assert hist["epoch"] == [1, 2] and hist["train_loss"][1] == pytest.approx(np.mean(hist["loss"][24:48]))
     assert np.mean(hist["loss"][-5:]) < 0.5 * np.mean(hist["loss"][:5])
 
 
@@ -121,10 +143,10 @@ def test_char_lm_beats_unigram_entropy_and_samples_real_words(corpus):
     before = _known_word_fraction(sample(model, corpus, prime="Return the ", length=300, temperature=0.5)[11:], words)
     # A fixed number of steps, not a time limit, so the result does not depend on machine load;
     # the 60 s budget is timed by benchmarks/bench_training.py --model charlm.
-    hist = train_charlm(model, train_ids, steps=250, batch_size=32, seq_len=50, show_progress=False)
+    hist = train_charlm(model, train_ids, steps=250, batch_size=32, seq_len=50, progress=False)
     val = evaluate_charlm(model, val_ids)
     # about 3.3 nats for the unigram model; an LSTM reaches ~2.4 in 250 steps (~12 s quiet)
-    assert val < h_unigram - 0.5, (val, h_unigram, hist["steps"], hist["seconds"])
+    assert val < h_unigram - 0.5, (val, h_unigram, len(hist["loss"]), hist.seconds)
     assert math.isfinite(val)
     after = _known_word_fraction(sample(model, corpus, prime="Return the ", length=300, temperature=0.5)[11:], words)
     assert before < 0.2 and after > 0.4, (before, after)

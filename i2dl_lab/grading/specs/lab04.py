@@ -99,10 +99,12 @@ class ReferenceSolver:
         opt = optim.RuleOptimizer(model, update_rule, optim_config)
         self.trainer = Trainer(model, loss_fn, opt, train_data, val_data, batch_size=batch_size, epochs=epochs,
                                scheduler=ExponentialLR(opt, gamma=lr_decay), restore_best=True, seed=seed,
-                               num_train_samples=None, verbose=False)
+                               num_train_samples=None, progress=False)
 
     def train(self):
-        return self.trainer.fit()
+        # the student's Solver keeps CS231n's history keys; the library's History spells them out
+        h = self.trainer.fit()
+        return {"loss": h["loss"], "val_acc": h["val_accuracy"], "best_epoch": h.best_epoch}
 
 
 def run_solver(cls, weights, X, y, X_val, y_val, optim_config, lr_decay, batch_size, epochs, seed):
