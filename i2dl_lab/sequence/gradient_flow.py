@@ -36,6 +36,8 @@ __all__ = [
     "hidden_state_jacobians",
     "gradient_norms_over_time",
     "compare_rnn_lstm",
+    "gradient_norms_through_time",
+    "lstm_gradient_norms",
     "deep_supervision_loss",
 ]
 
@@ -210,6 +212,58 @@ def compare_rnn_lstm(T: int = 50, input_size: int = 8, hidden_size: int = 32, fo
         "lstm": gradient_norms_over_time("lstm", x, lstm)[::-1],
         "lstm_cell": gradient_norms_over_time("lstm", x, lstm, wrt="c")[::-1],
     }
+
+
+def gradient_norms_through_time(scale: float, steps: int = 50, hidden: int = 32, seed: int = 0,
+                                input_std: float = 0.5) -> np.ndarray:
+    """How much of a gradient injected at the last step of a tanh RNN reaches each earlier step.
+
+    The recurrent matrix is a random orthogonal matrix times ``scale``, so every singular
+    value (and the spectral radius) equals ``scale``. A unit-norm gradient is placed on the
+    last hidden state and backpropagated through time with the library's ``rnn_backward``;
+    the input weights are the identity, so ``dx[:, t]`` is the gradient of the
+    pre-activation at step t.
+
+    Returns:
+        norms: (steps,) with ``norms[t] = ||dL/da_t||``; ``norms[-1]`` is the injected step.
+    """
+    if steps < 1 or hidden < 1:
+        raise ValueError(f"steps and hidden must be >= 1, got steps={steps}, hidden={hidden}")
+    rng = np.random.default_rng(seed)
+    q, _ = np.linalg.qr(rng.standard_normal((hidden, hidden)))
+    Wh = float(scale) * q
+    x = input_std * rng.standard_normal((1, steps, hidden))
+    h, cache = _rec.rnn_forward(x, np.zeros((1, hidden)), np.eye(hidden), Wh, np.zeros(hidden))
+    dh = np.zeros_like(h)
+    g = rng.standard_normal(hidden)
+    dh[0, -1] = g / np.linalg.norm(g)
+    dx = _rec.rnn_backward(dh, cache)[0]  # (1, T, H)
+    return np.linalg.norm(dx[0], axis=1)
+
+
+def lstm_gradient_norms(steps: int = 50, hidden: int = 32, forget_bias: float = 0.0, seed: int = 0,
+                        weight_std: float = 0.2, input_std: float = 0.5) -> np.ndarray:
+    """Like :func:`gradient_norms_through_time` for an LSTM: ``norms[t] = ||dL/dx_t||``.
+
+    A unit-norm gradient is put on the last hidden state; ``forget_bias`` is added to the
+    forget-gate block of the bias (gate order ``i, f, o, g``), so large values keep
+    ``f`` close to 1 and the cell state carries the gradient back almost untouched.
+    """
+    if steps < 1 or hidden < 1:
+        raise ValueError(f"steps and hidden must be >= 1, got steps={steps}, hidden={hidden}")
+    rng = np.random.default_rng(seed)
+    H = hidden
+    Wx = weight_std * rng.standard_normal((H, 4 * H))
+    Wh = weight_std * rng.standard_normal((H, 4 * H))
+    b = np.zeros(4 * H)
+    b[H:2 * H] = forget_bias
+    x = input_std * rng.standard_normal((1, steps, H))
+    h, cache = _rec.lstm_forward(x, np.zeros((1, H)), Wx, Wh, b)
+    dh = np.zeros_like(h)
+    g = rng.standard_normal(H)
+    dh[0, -1] = g / np.linalg.norm(g)
+    dx = _rec.lstm_backward(dh, cache)[0]
+    return np.linalg.norm(dx[0], axis=1)
 
 
 def deep_supervision_loss(head_scores, y, weights=None, aux_weight: float = 0.3, loss_fn=None):

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .draw import figure
+
 __all__ = [
     "KERNELS", "to_gray", "apply_kernel", "filter_figure", "filter_widget",
-    "image_grid", "speed_figure",
+    "speed_figure",
 ]
 
 #: 3x3 filters to try on a photograph. The horizontal edge filter is the exam's
@@ -34,13 +36,6 @@ KERNELS: dict[str, np.ndarray] = {
     "sobel y": np.array([[1, 2, 1], [0, 0, 0], [-1, -2, -1]], float),
     "laplacian": np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], float),
 }
-
-
-def _figure(**kwargs):
-    """A pyplot-free Figure (see :mod:`i2dl_lab.widgets`): nothing piles up in pyplot's state."""
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:
@@ -86,7 +81,7 @@ def filter_figure(image: np.ndarray, kernel: str = "horizontal edge", stride: in
     """Show ``image`` next to its response to ``kernel``; returns ``(fig, response)``."""
     gray = to_gray(image)
     out = apply_kernel(gray, kernel, stride=stride)
-    fig = _figure(figsize=(11, 3.6))
+    fig = figure(figsize=(11, 3.6))
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [4, 4, 1]})
     axes[0].imshow(gray, cmap="gray")
     axes[0].set_title(f"input {gray.shape[0]}x{gray.shape[1]}")
@@ -120,42 +115,9 @@ def filter_widget(image: np.ndarray):
     )
 
 
-def image_grid(images: np.ndarray, ncols: int = 8, titles=None, cmap: str = "gray",
-               symmetric: bool = False, size: float = 1.3, suptitle: str | None = None):
-    """Draw a stack of 2-D images (n, H, W) in a grid; returns the figure.
-
-    ``symmetric`` centres the colour map on zero (filters, signed feature maps).
-    """
-    imgs = np.asarray(images, float)
-    if imgs.ndim != 3:
-        raise ValueError(f"expected images of shape (n, H, W), got {imgs.shape}")
-    n = imgs.shape[0]
-    ncols = max(1, min(ncols, n))
-    nrows = int(np.ceil(n / ncols))
-    fig = _figure(figsize=(size * ncols, size * nrows + (0.4 if suptitle else 0)))
-    axes = fig.subplots(nrows, ncols, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i >= n:
-            ax.axis("off")
-            continue
-        if symmetric:
-            lim = float(np.abs(imgs[i]).max()) or 1.0
-            ax.imshow(imgs[i], cmap="RdBu_r", vmin=-lim, vmax=lim)
-        else:
-            ax.imshow(imgs[i], cmap=cmap)
-        if titles is not None:
-            ax.set_title(str(titles[i]), fontsize=8)
-    if suptitle:
-        fig.suptitle(suptitle)
-    fig.tight_layout()
-    return fig
-
-
 def speed_figure(sizes, seconds: dict[str, list[float]]):
     """Log-scale run time against input size for each implementation; returns the figure."""
-    fig = _figure(figsize=(5.5, 3.5))
+    fig = figure(figsize=(5.5, 3.5))
     ax = fig.subplots()
     for name, ts in seconds.items():
         if len(ts) != len(sizes):

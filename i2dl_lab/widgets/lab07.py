@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .draw import figure
+
 __all__ = ["collect_activations", "feature_maps_figure", "feature_maps_widget", "speed_table_figure"]
-
-
-def _figure(**kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def collect_activations(model, x, layer_types=("Conv2d", "ReLU", "MaxPool2d")) -> dict[str, np.ndarray]:
@@ -77,7 +73,7 @@ def feature_maps_figure(activations: dict, images: np.ndarray, layer: str, index
     n = min(max_maps, maps.shape[0])
     cols = min(n + 1, 9)
     rows = int(np.ceil((n + 1) / cols))
-    fig = _figure(figsize=(1.2 * cols, 1.3 * rows + 0.4))
+    fig = figure(figsize=(1.2 * cols, 1.3 * rows + 0.4))
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.set_xticks([])
@@ -120,7 +116,7 @@ def speed_table_figure(seconds: dict[str, float], title: str = "one training ste
     t = np.array([seconds[k] for k in names], dtype=float)
     if np.any(t <= 0):
         raise ValueError(f"times must be positive, got {seconds}")
-    fig = _figure(figsize=(6, 0.5 + 0.5 * len(names)))
+    fig = figure(figsize=(6, 0.5 + 0.5 * len(names)))
     ax = fig.subplots()
     ax.barh(names, t * 1e3)
     ax.set_xscale("log")

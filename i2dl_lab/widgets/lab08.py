@@ -13,13 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .draw import figure
+
 __all__ = ["pca_2d", "class_separation", "feature_space_figure", "feature_space_widget", "comparison_figure"]
-
-
-def _figure(**kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def pca_2d(features: np.ndarray) -> np.ndarray:
@@ -63,7 +59,7 @@ def feature_space_figure(features: dict, labels, name: str):
     if len(X) != len(y):
         raise ValueError(f"{len(X)} feature rows but {len(y)} labels")
     Z = pca_2d(X)
-    fig = _figure(figsize=(5.2, 4.4))
+    fig = figure(figsize=(5.2, 4.4))
     ax = fig.subplots()
     sc = ax.scatter(Z[:, 0], Z[:, 1], c=y, cmap="tab10", s=12, vmin=-0.5, vmax=9.5)
     for c in np.unique(y):
@@ -93,7 +89,7 @@ def comparison_figure(accuracies: dict, seconds: dict | None = None, title: str 
         raise ValueError("accuracies is empty")
     names = list(accuracies)
     acc = np.array([accuracies[k] for k in names], dtype=float)
-    fig = _figure(figsize=(6.5, 3))
+    fig = figure(figsize=(6.5, 3))
     ax = fig.subplots()
     bars = ax.bar(names, acc, color=["tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red"][:len(names)])
     for bar, k in zip(bars, names):

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .draw import figure
+
 __all__ = ["reconstruction_figure", "latent_scatter_figure", "decode_figure", "latent_grid",
            "latent_grid_figure", "latent_widget"]
-
-
-def _figure(**kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def _images(x) -> np.ndarray:
@@ -49,7 +45,7 @@ def reconstruction_figure(rows: dict, n: int = 8):
     imgs = {k: _images(v)[:n] for k, v in rows.items()}
     first = next(iter(imgs.values()))
     n = len(first)
-    fig = _figure(figsize=(1.1 * n + 1.2, 1.15 * len(imgs)))
+    fig = figure(figsize=(1.1 * n + 1.2, 1.15 * len(imgs)))
     axes = fig.subplots(len(imgs), n, squeeze=False)
     mse = {}
     for r, (name, ims) in enumerate(imgs.items()):
@@ -82,7 +78,7 @@ def latent_scatter_figure(codes, labels, title: str = "latent space"):
         title += " (PCA)"
     elif z.shape[1] == 1:
         z = np.concatenate([z, np.zeros_like(z)], axis=1)
-    fig = _figure(figsize=(5, 4.2))
+    fig = figure(figsize=(5, 4.2))
     ax = fig.subplots()
     sc = ax.scatter(z[:, 0], z[:, 1], c=y, cmap="tab10", s=8, vmin=-0.5, vmax=9.5)
     for c in np.unique(y):
@@ -102,7 +98,7 @@ def decode_figure(decode, z1: float, z2: float):
     ``decode`` maps an (n, 2) array of latent points to n images.
     """
     img = _images(decode(np.array([[z1, z2]], dtype=np.float64)))[0]
-    fig = _figure(figsize=(2.4, 2.6))
+    fig = figure(figsize=(2.4, 2.6))
     ax = fig.subplots()
     ax.imshow(img, cmap="gray", vmin=0, vmax=1)
     ax.set_xticks([])
@@ -129,7 +125,7 @@ def latent_grid(decode, n: int = 10, span: float = 2.5) -> np.ndarray:
 def latent_grid_figure(decode, n: int = 10, span: float = 2.5):
     """The decoded grid of :func:`latent_grid`; returns ``(fig, canvas)``."""
     canvas = latent_grid(decode, n, span)
-    fig = _figure(figsize=(5, 5))
+    fig = figure(figsize=(5, 5))
     ax = fig.subplots()
     ax.imshow(canvas, cmap="gray", vmin=0, vmax=1, extent=(-span, span, -span, span))
     ax.set_xlabel("z1")

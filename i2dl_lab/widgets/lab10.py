@@ -14,16 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..sequence.gradient_flow import gradient_norms_through_time, lstm_gradient_norms
+from .draw import figure
+
 __all__ = [
-    "softmax_with_temperature", "entropy_bits", "temperature_figure", "gradient_norms_through_time",
-    "gradient_flow_figure", "gradient_flow_widget", "sampling_widget", "lstm_gradient_norms", "memory_figure",
+    "softmax_with_temperature", "entropy_bits", "temperature_figure",
+    "gradient_flow_figure", "gradient_flow_widget", "sampling_widget", "memory_figure",
 ]
-
-
-def _figure(**kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def softmax_with_temperature(logits, temperature: float) -> np.ndarray:
@@ -63,7 +60,7 @@ def temperature_figure(logits, temperature: float, vocab=None, top: int = 20):
     if len(labels) != len(logits):
         raise ValueError(f"vocab has {len(labels)} symbols but logits has {len(logits)}")
     order = np.argsort(-logits)[:top]
-    fig = _figure(figsize=(7, 2.8))
+    fig = figure(figsize=(7, 2.8))
     ax = fig.subplots()
     ax.bar(range(len(order)), probs[order], color="tab:blue")
     ax.set_xticks(range(len(order)))
@@ -76,35 +73,6 @@ def temperature_figure(logits, temperature: float, vocab=None, top: int = 20):
     return fig, probs
 
 
-def gradient_norms_through_time(scale: float, steps: int = 50, hidden: int = 32, seed: int = 0,
-                                input_std: float = 0.5) -> np.ndarray:
-    """How much of a gradient injected at the last step of a tanh RNN reaches each earlier step.
-
-    The recurrent matrix is a random orthogonal matrix times ``scale``, so every singular
-    value (and the spectral radius) equals ``scale``. A unit-norm gradient is placed on the
-    last hidden state and backpropagated through time with the library's ``rnn_backward``;
-    the input weights are the identity, so ``dx[:, t]`` is the gradient of the
-    pre-activation at step t.
-
-    Returns:
-        norms: (steps,) with ``norms[t] = ||dL/da_t||``; ``norms[-1]`` is the injected step.
-    """
-    from i2dl_lab.nn import functional as F  # noqa: N812 - the documented alias
-
-    if steps < 1 or hidden < 1:
-        raise ValueError(f"steps and hidden must be >= 1, got steps={steps}, hidden={hidden}")
-    rng = np.random.default_rng(seed)
-    q, _ = np.linalg.qr(rng.standard_normal((hidden, hidden)))
-    Wh = float(scale) * q
-    x = input_std * rng.standard_normal((1, steps, hidden))
-    h, cache = F.rnn_forward(x, np.zeros((1, hidden)), np.eye(hidden), Wh, np.zeros(hidden))
-    dh = np.zeros_like(h)
-    g = rng.standard_normal(hidden)
-    dh[0, -1] = g / np.linalg.norm(g)
-    dx = F.rnn_backward(dh, cache)[0]  # (1, T, H)
-    return np.linalg.norm(dx[0], axis=1)
-
-
 def gradient_flow_figure(scale: float = 1.0, steps: int = 50, hidden: int = 32, clip: float | None = None,
                          seed: int = 0):
     """Gradient norm against the number of steps it travelled back, on a log scale.
@@ -114,7 +82,7 @@ def gradient_flow_figure(scale: float = 1.0, steps: int = 50, hidden: int = 32, 
     """
     norms = gradient_norms_through_time(scale, steps, hidden, seed)
     back = np.arange(steps)[::-1]  # steps travelled back from the last one
-    fig = _figure(figsize=(6.5, 3.4))
+    fig = figure(figsize=(6.5, 3.4))
     ax = fig.subplots()
     ax.semilogy(back, np.maximum(norms, 1e-300), "o-", ms=3, label=f"tanh RNN, ||W_hh|| = {scale:g}")
     ax.semilogy(back, np.maximum(float(scale) ** back.astype(float), 1e-300), "--", color="gray",
@@ -130,33 +98,6 @@ def gradient_flow_figure(scale: float = 1.0, steps: int = 50, hidden: int = 32, 
     return fig, norms
 
 
-def lstm_gradient_norms(steps: int = 50, hidden: int = 32, forget_bias: float = 0.0, seed: int = 0,
-                        weight_std: float = 0.2, input_std: float = 0.5) -> np.ndarray:
-    """Like :func:`gradient_norms_through_time` for an LSTM: ``norms[t] = ||dL/dx_t||``.
-
-    A unit-norm gradient is put on the last hidden state; ``forget_bias`` is added to the
-    forget-gate block of the bias (gate order ``i, f, o, g``), so large values keep
-    ``f`` close to 1 and the cell state carries the gradient back almost untouched.
-    """
-    from i2dl_lab.nn import functional as F  # noqa: N812 - the documented alias
-
-    if steps < 1 or hidden < 1:
-        raise ValueError(f"steps and hidden must be >= 1, got steps={steps}, hidden={hidden}")
-    rng = np.random.default_rng(seed)
-    H = hidden
-    Wx = weight_std * rng.standard_normal((H, 4 * H))
-    Wh = weight_std * rng.standard_normal((H, 4 * H))
-    b = np.zeros(4 * H)
-    b[H:2 * H] = forget_bias
-    x = input_std * rng.standard_normal((1, steps, H))
-    h, cache = F.lstm_forward(x, np.zeros((1, H)), Wx, Wh, b)
-    dh = np.zeros_like(h)
-    g = rng.standard_normal(H)
-    dh[0, -1] = g / np.linalg.norm(g)
-    dx = F.lstm_backward(dh, cache)[0]
-    return np.linalg.norm(dx[0], axis=1)
-
-
 def memory_figure(steps: int = 60, hidden: int = 32, rnn_scale: float = 1.0, forget_biases=(0.0, 3.0),
                   seed: int = 0):
     """Gradient reaching step ``T - k``, tanh RNN against LSTMs with different forget biases.
@@ -170,7 +111,7 @@ def memory_figure(steps: int = 60, hidden: int = 32, rnn_scale: float = 1.0, for
     for fb in forget_biases:
         lstm = lstm_gradient_norms(steps, hidden, fb, seed)[::-1]
         curves[f"LSTM, forget bias {fb:g}"] = lstm / lstm[0]
-    fig = _figure(figsize=(6.5, 3.4))
+    fig = figure(figsize=(6.5, 3.4))
     ax = fig.subplots()
     for label, c in curves.items():
         ax.semilogy(np.arange(steps), np.maximum(c, 1e-300), label=label)

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .draw import figure
+
 __all__ = ["attention_map_figure", "attention_widget", "positional_encoding_figure", "score_scaling",
            "scaling_figure", "scaling_widget"]
-
-
-def _figure(**kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def _select(weights, example: int, head: int) -> np.ndarray:
@@ -53,7 +49,7 @@ def attention_map_figure(weights, example: int = 0, head: int = 0, query_labels=
         raise ValueError(f"example must index the batch of {np.shape(weights)[0]}, got {example!r}")
     w = _select(weights, int(example), int(head))
     Tq, Tk = w.shape
-    fig = _figure(figsize=(1.2 + 0.42 * Tk, 1.0 + 0.42 * Tq))
+    fig = figure(figsize=(1.2 + 0.42 * Tk, 1.0 + 0.42 * Tq))
     ax = fig.subplots()
     im = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=1.0)
     ax.set_xticks(range(Tk))
@@ -99,7 +95,7 @@ def positional_encoding_figure(T: int = 50, d_model: int = 32):
     from i2dl_lab.nn.functional import sinusoidal_positional_encoding
 
     pe = sinusoidal_positional_encoding(T, d_model)
-    fig = _figure(figsize=(10, 3.4))
+    fig = figure(figsize=(10, 3.4))
     a1, a2 = fig.subplots(1, 2)
     im = a1.imshow(pe.T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1)
     a1.set_xlabel("position t")
@@ -152,7 +148,7 @@ def scaling_figure(d_k: int = 64, n_keys: int = 16, seed: int = 0):
     raw = k @ q
     stats = {"scaled": score_scaling(d_k, n_keys, scaled=True, seed=seed),
              "unscaled": score_scaling(d_k, n_keys, scaled=False, seed=seed)}
-    fig = _figure(figsize=(9, 3))
+    fig = figure(figsize=(9, 3))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, (name, s) in zip(axes, (("unscaled", raw), ("scaled", raw / np.sqrt(d_k)))):
         ax.bar(range(n_keys), softmax(s))

@@ -14,13 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .draw import figure
+
 __all__ = ["samples_figure", "snapshot_figure", "snapshot_widget", "ring_figure", "generator_loss_figure"]
-
-
-def _figure(**kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def _tile(samples, cols: int, side: int) -> np.ndarray:
@@ -40,7 +36,7 @@ def samples_figure(samples, cols: int = 10, title: str = "", side: int = 8):
     if samples.ndim < 2 or samples[0].size != side * side:
         raise ValueError(f"samples must be (n, {side * side}) or (n, 1, {side}, {side}), got shape {samples.shape}")
     grid = _tile(samples.reshape(len(samples), -1), cols, side)
-    fig = _figure(figsize=(0.45 * grid.shape[1] / (side + 1) + 0.4, 0.45 * grid.shape[0] / (side + 1) + 0.5))
+    fig = figure(figsize=(0.45 * grid.shape[1] / (side + 1) + 0.4, 0.45 * grid.shape[0] / (side + 1) + 0.5))
     ax = fig.subplots()
     ax.imshow(np.ma.masked_invalid(grid), cmap="gray_r")
     ax.set_axis_off()
@@ -81,7 +77,7 @@ def ring_figure(real, runs: dict, modes: int = 8):
     """
     from ..bridge.gan import modes_covered
 
-    fig = _figure(figsize=(3.2 * (len(runs) + 1), 3.2))
+    fig = figure(figsize=(3.2 * (len(runs) + 1), 3.2))
     axes = np.atleast_1d(fig.subplots(1, len(runs) + 1))
     covered = {}
     for ax, (name, pts) in zip(axes, [("data", real), *runs.items()]):
@@ -110,7 +106,7 @@ def generator_loss_figure(points: int = 201):
 
     d = np.linspace(0.005, 0.995, points)
     data = {"d": d}
-    fig = _figure(figsize=(8, 3))
+    fig = figure(figsize=(8, 3))
     ax_l, ax_g = fig.subplots(1, 2)
     for name, fn in [("minimax: log(1 - D)", generator_loss_minimax),
                      ("non-saturating: -log D", generator_loss_nonsaturating)]:

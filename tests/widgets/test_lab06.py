@@ -60,14 +60,6 @@ def test_filter_figure_shows_the_response():
     np.testing.assert_allclose(fig.axes[1].images[0].get_array(), out)
 
 
-def test_image_grid_lays_out_and_validates():
-    fig = lab06.image_grid(np.zeros((5, 3, 3)), ncols=2, titles=list("abcde"))
-    assert len(fig.axes) == 6  # 3 rows x 2 columns, the last one switched off
-    assert fig.axes[4].get_title() == "e"
-    with pytest.raises(ValueError, match="shape"):
-        lab06.image_grid(np.zeros((3, 3)))
-
-
 def test_speed_figure_checks_lengths():
     fig = lab06.speed_figure([8, 16], {"a": [1.0, 2.0], "b": [0.1, 0.2]})
     assert len(fig.axes[0].get_lines()) == 2

@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from i2dl_lab.sequence.gradient_flow import gradient_norms_through_time, lstm_gradient_norms  # noqa: E402
 from i2dl_lab.widgets import lab10  # noqa: E402
 
 
@@ -53,8 +54,8 @@ def test_temperature_figure_returns_probabilities_and_checks_vocab():
 
 
 def test_gradient_vanishes_below_one_and_does_not_above():
-    small = lab10.gradient_norms_through_time(0.5, steps=30, hidden=16)
-    large = lab10.gradient_norms_through_time(2.5, steps=30, hidden=16)
+    small = gradient_norms_through_time(0.5, steps=30, hidden=16)
+    large = gradient_norms_through_time(2.5, steps=30, hidden=16)
     assert small.shape == (30,)
     # norms[-1] is where the unit gradient enters; far back it is tiny for ||W|| = 0.5
     assert small[0] < 1e-6 * small[-1]
@@ -64,7 +65,7 @@ def test_gradient_vanishes_below_one_and_does_not_above():
 def test_gradient_norm_never_exceeds_the_lecture_bound():
     # ||dh_t/dh_k|| <= (gamma_W * gamma_phi)^(t-k) with gamma_phi = 1 for tanh
     for scale in (0.7, 1.3):
-        norms = lab10.gradient_norms_through_time(scale, steps=20, hidden=8, seed=3)
+        norms = gradient_norms_through_time(scale, steps=20, hidden=8, seed=3)
         k = np.arange(20)[::-1]
         assert np.all(norms <= norms[-1] * scale ** k * (1 + 1e-9) + 1e-300)
 
@@ -77,8 +78,8 @@ def test_gradient_flow_figure_draws_the_norms():
 
 
 def test_lstm_forget_bias_keeps_the_gradient_alive():
-    closed = lab10.lstm_gradient_norms(40, 16, forget_bias=-2.0)
-    open_ = lab10.lstm_gradient_norms(40, 16, forget_bias=4.0)
+    closed = lstm_gradient_norms(40, 16, forget_bias=-2.0)
+    open_ = lstm_gradient_norms(40, 16, forget_bias=4.0)
     assert open_[0] / open_[-1] > 1e3 * closed[0] / closed[-1]
 
 
