@@ -13,17 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .draw import figure
+
 __all__ = ["stamp_counts", "stamp_figure", "stamp_widget", "segmentation_figure", "MASK_COLOURS"]
 
 #: RGB colour of each class label in the mask pictures (background, disc, square, triangle, ...).
 MASK_COLOURS = np.array([[0.15, 0.15, 0.15], [0.95, 0.35, 0.25], [0.25, 0.6, 0.95], [0.95, 0.85, 0.2],
                          [0.5, 0.9, 0.4], [0.8, 0.4, 0.9]])
-
-
-def _figure(**kwargs):
-    from matplotlib.figure import Figure
-
-    return Figure(**kwargs)
 
 
 def stamp_counts(kernel_size: int, stride: int, size: int = 4) -> np.ndarray:
@@ -50,7 +46,7 @@ def stamp_counts(kernel_size: int, stride: int, size: int = 4) -> np.ndarray:
 def stamp_figure(kernel_size: int = 3, stride: int = 2, size: int = 4):
     """Heat map of :func:`stamp_counts`. Returns ``(fig, counts)``."""
     counts = stamp_counts(kernel_size, stride, size)
-    fig = _figure(figsize=(4.2, 3.6))
+    fig = figure(figsize=(4.2, 3.6))
     ax = fig.subplots()
     im = ax.imshow(counts, cmap="magma", vmin=0)
     even = "even" if kernel_size % stride == 0 else "uneven: checkerboard"
@@ -96,7 +92,7 @@ def segmentation_figure(images, masks, predictions=None, n: int = 6):
     if predictions is not None:
         rows.append(("prediction", _colour(predictions)))
     n = min(n, len(images))
-    fig = _figure(figsize=(1.5 * n, 1.6 * len(rows)))
+    fig = figure(figsize=(1.5 * n, 1.6 * len(rows)))
     axes = np.asarray(fig.subplots(len(rows), n, squeeze=False))
     for r, (name, pics) in enumerate(rows):
         for c in range(n):
