@@ -19,7 +19,7 @@ ROOT = Path(i2dl_lab.__file__).parent
 
 BASE = {"progress", "report"}
 LIBRARY = BASE | {"nn", "data", "gradcheck", "loop"}
-TOOLKITS = {"classic", "architecture", "models", "sequence", "train", "least_squares", "recipes"}
+TOOLKITS = {"classic", "architecture", "models", "sequence", "train", "least_squares", "recipes", "metrics"}
 COURSE = {"course", "workspace"}
 # unit -> the units it may import (besides itself and the root package's __version__)
 ALLOWED: dict[str, set[str]] = {
