@@ -48,6 +48,7 @@ from .protocol import (
     exception_name,
     safe_text,
 )
+from .quiz import quiz_form, validate_answers
 from .sandbox import Limits, SandboxUnavailable, run_child
 from .spec import QUIZ_RULES
 
@@ -274,7 +275,11 @@ def _check_lab(sub, name: str, cfg: LabConfig, result: GradeResult) -> None:
 
 def _grade_quiz(sub, cfg: LabConfig) -> ExerciseResult:
     answers, notes = read_answers(sub.cells)
-    per_q = QUIZ_RULES.score(answers, cfg.quiz_key)
+    # Only the documented forms are graded; each malformed answer is named and counts as blank.
+    malformed = validate_answers(answers, quiz_form(cfg.quiz_key))
+    notes.extend(safe_text(m, 300) for m in malformed)
+    bad = {q for q in cfg.quiz_key if any(m.startswith(f"{q}:") for m in malformed)}
+    per_q = QUIZ_RULES.score({q: a for q, a in answers.items() if q not in bad}, cfg.quiz_key)
     # The seed's rules floor each multiple-choice question at 0, not the section: wrong
     # true/false answers are meant to cost points ("to discourage guessing").
     return ExerciseResult(

@@ -178,3 +178,20 @@ def test_spec_with_non_plain_case_data_is_a_grader_error_not_a_student_zero(grad
 def test_lab_id_in_metadata_is_compared_as_a_number(grade):
     assert grade(D.notebook(D.solution_cells(), lab=97)).score == FULL
     assert grade(D.notebook(D.solution_cells(), lab="097")).score == FULL
+
+
+def test_malformed_quiz_answers_are_named_and_count_as_blank(grade):
+    # The documented forms only: booleans for true/false, a string of option letters for multiple choice.
+    r = grade(D.solution_cells(quiz='ANSWERS = {"q1": "True", "q2": "false", "q3": ["A", "C"], "Q1": True}\n'))
+    quiz = ex(r, "quiz")
+    assert quiz.points == 0.0  # not -1 per string: a format slip is reported, not punished as a wrong answer
+    notes = " | ".join(quiz.notes)
+    assert "q1: 'True' is a string; write True without quotes" in notes
+    assert "q2: 'false' is a string; write False without quotes" in notes
+    assert "q3: write the options as one string such as 'AC', not a list" in notes
+    assert "'Q1' is not a question of this quiz (did you mean 'q1'?)" in notes
+
+
+def test_well_formed_quiz_answers_leave_no_notes(grade):
+    r = grade(D.solution_cells(quiz='ANSWERS = {"q1": True, "q2": None, "q3": "ca"}\n'))
+    assert ex(r, "quiz").points == 6.0 and ex(r, "quiz").notes == []
