@@ -23,7 +23,8 @@ run: $(STAMP)
 ## test: lint (package, tests, notebooks), doctests, unit tests, gradient checks, grader suite,
 ## every lab notebook (nbval), browser check
 test: lint $(STAMP) chromium
-	$(BIN)/python -m pytest -q --doctest-modules --nbval-lax i2dl_lab tests labs
+	$(BIN)/python -m pytest -q --doctest-modules i2dl_lab
+	$(BIN)/python -m pytest -q --nbval-lax tests labs
 
 # The browser test drives Debian's Chromium (Playwright's own browser download cannot work
 # offline). Installed when missing and we are root; otherwise that one test is skipped
