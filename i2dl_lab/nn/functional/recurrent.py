@@ -571,7 +571,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
 
 # Time steps whose gate gradients are kept at once before they enter the weight gradient:
 # the GEMM stays large and the buffer a fraction of the (4H, T, N) whole.
-_GRU_WINDOW = 10
+_GRU_WINDOW = 5
 
 
 def gru_backward(dh, cache):
@@ -592,7 +592,7 @@ def gru_backward(dh, cache):
     K = D + 1 + H
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
     dtype = gates.dtype
-    WT = np.ascontiguousarray(W.T)  # (K, 4H)
+    WT = W.T  # (K, 4H), a view: BLAS reads the transpose in place
     dx = np.empty((N, T, D), dtype=dtype)
     dW = np.zeros((4 * H, K), dtype=dtype)
     window = min(T, _GRU_WINDOW)
