@@ -318,14 +318,15 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
                    scheduler is None else getattr(scheduler, "__name__", "custom"), "seed": seed,
                    "early_stopping": early_stopping, "monitor": monitor, "max_grad_norm": max_grad_norm,
                    "max_grad_value": max_grad_value, **(hparams or {})}
-    prev_det = torch.are_deterministic_algorithms_enabled()
-    _seed_run(train_loader, seed, deterministic)
     model.to(dev)
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], lr, weight_decay, momentum)
     run = _Run(model, train_loader, val_loader, loss_fn or default_loss, batch_fn, dev, opt,
                max_grad_norm, max_grad_value)
     run.sched, run.per_step = make_scheduler(scheduler, opt, epochs, _num_batches(train_loader))
     stopper = EarlyStopping(early_stopping, monitor)
+    # nothing may raise between switching determinism on and the ``finally`` that restores it
+    prev_det = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    _seed_run(train_loader, seed, deterministic)
     bar = _progress(range(1, epochs + 1), desc="fit", disable=not progress)
     try:
         for epoch in bar:
@@ -345,7 +346,7 @@ def fit(model: nn.Module, train_loader, val_loader=None, *, epochs: int = 10, lo
                 break
     finally:
         if deterministic:
-            torch.use_deterministic_algorithms(prev_det)
+            torch.use_deterministic_algorithms(prev_det[0], warn_only=prev_det[1])
         if hasattr(bar, "close"):
             bar.close()
     return run.finish(restore_best)

@@ -177,6 +177,12 @@ def test_fit_restores_deterministic_mode(blobs):
     before = torch.are_deterministic_algorithms_enabled()
     fit(small_mlp(), tr, epochs=1, progress=False)
     assert torch.are_deterministic_algorithms_enabled() == before
+    # also when fit refuses its settings or the run diverges
+    with pytest.raises(ValueError, match="scheduler must be"):
+        fit(small_mlp(), tr, scheduler="warmup-ish", progress=False)
+    with pytest.raises(TrainingDiverged):
+        fit(small_mlp(), tr, loss_fn=lambda out, y: out.sum() * math.nan, progress=False)
+    assert torch.are_deterministic_algorithms_enabled() == before
 
 
 # ----------------------------------------------------------------------------- zoo
