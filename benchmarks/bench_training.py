@@ -8,7 +8,9 @@ The issues promise, on a 2-core machine:
   (the configuration of ``tests/test_cnn_digits.py``);
 * ``--model charlm``: the NumPy character LSTM language model gets its validation loss per
   character clearly below the corpus's unigram entropy within 60 s (the configuration of
-  ``tests/nn/test_charlm.py``); the "accuracy" column then shows that margin in nats.
+  ``tests/nn/test_charlm.py``); the "accuracy" column then shows that margin in nats;
+* ``--model lenet``: the torch digits LeNet of ``i2dl_lab.bridge.recipes`` reaches >= 98.5%
+  within 30 s (the configuration of ``tests/bridge/test_fit_zoo.py``).
 
 The script trains the model ``--repeats`` times and prints each run, the median time, the
 accuracies and the thread count.
@@ -76,16 +78,27 @@ def run_charlm():
     return unigram_entropy(train_ids, corpus.vocab_size) - evaluate_charlm(model, val_ids)
 
 
+def run_lenet():
+    import warnings
+
+    from i2dl_lab.bridge.recipes import train_digits_cnn
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return train_digits_cnn(seed=0, device="cpu")["test_accuracy"]
+
+
 # name -> (run function, time budget in s, description, what the function returns)
 MODELS = {"mlp": (run_mlp, 20.0, "digits MLP 64-256-10, Adam + cosine, 40 epochs", "test accuracy"),
           "cnn": (run_cnn, 90.0, "digits CNN 16x16, conv16-pool-conv32-pool-fc, Adam + cosine, 15 epochs",
                   "test accuracy"),
+          "lenet": (run_lenet, 30.0, "torch digits LeNet (bridge.recipes.train_digits_cnn)", "test accuracy"),
           "charlm": (run_charlm, 60.0, "char LSTM LM 128 hidden, 250 steps of truncated BPTT",
                      "unigram entropy minus validation loss (nats/char)")}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description="Time the NumPy digits models the issues promise.")
+    parser = argparse.ArgumentParser(description="Time the digits models the issues promise.")
     parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="BLAS threads (set before NumPy loads)")

@@ -253,7 +253,7 @@ def test_unknown_zoo_model_lists_the_known_ones():
 
 
 @pytest.mark.slow
-def test_digits_cnn_reaches_98_5_percent_quickly():
+def test_digits_cnn_reaches_98_5_percent():
     from i2dl_lab.bridge.recipes import train_digits_cnn
 
     with warnings.catch_warnings():
@@ -262,7 +262,7 @@ def test_digits_cnn_reaches_98_5_percent_quickly():
     print(f"digits LeNet: test accuracy {res['test_accuracy']:.4f} in {res['seconds']:.1f} s "
           f"({res['threads']} torch thread(s))")
     assert res["test_accuracy"] >= 0.985
-    assert res["seconds"] < 30
+    # Its time budget is a benchmark's to measure (benchmarks/bench_training.py), not a unit test's.
 
 
 @pytest.mark.slow
