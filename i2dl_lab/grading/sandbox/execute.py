@@ -63,6 +63,13 @@ class Channel:
         self.fh.flush()
 
 
+def _forked_copy_exits(owner: int) -> None:
+    """A process the student's code forked returns here like the original; it must end without a
+    word, or its messages would interleave with the original's and cost the next exercise."""
+    if os.getpid() != owner:
+        os._exit(0)
+
+
 def define_cells(job: Job, ns: dict, chan: Channel) -> None:
     """Run each unit (import line or exercise cell) statement by statement; report what raised."""
     skip = set(job.skip_cells)
@@ -77,11 +84,13 @@ def define_cells(job: Job, ns: dict, chan: Channel) -> None:
         except (SyntaxError, ValueError) as exc:
             body = []
             errors.append([getattr(exc, "lineno", 0) or 0, type(exc).__name__, str(exc)[:300]])
+        owner = os.getpid()
         for stmt in body:
             try:
                 exec(compile(ast.Module([stmt], []), fname, "exec"), ns)  # noqa: S102 - this is the sandbox
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
                 errors.append([getattr(stmt, "lineno", 0), _public_name(type(exc)), str(exc)[:300]])
+            _forked_copy_exits(owner)
         chan.send(Loaded(unit.cell, errors[:20]))
 
 
@@ -103,11 +112,14 @@ def run_case(task, i: int, enc, obj, driver) -> CaseOutcome:
 
     args = wire.decode(enc)
     references.reset()
+    owner = os.getpid()
     t0 = time.perf_counter()
     try:
         out = driver(obj, *args) if driver is not None else obj(*args)
+        _forked_copy_exits(owner)
         kw = {"ok": True, "out": wire.encode(out)}
     except BaseException as exc:  # noqa: BLE001 - report whatever the student's code raised
+        _forked_copy_exits(owner)
         text, line = _trim_tb(exc)
         kind = _public_name(type(exc))
         kw = {"ok": False, "error": f"{kind}: {str(exc)[:500]}", "type": kind, "line": line, "tb": text}
