@@ -19,7 +19,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 (the usual torch alias)
 
-__all__ = ["ImageDataset", "SmallCNN", "ResidualBlock", "SmallResNet", "DepthwiseSeparableConv", "resolve_device",
+from .fit import select_device
+
+__all__ = ["ImageDataset", "SmallCNN", "ResidualBlock", "SmallResNet", "DepthwiseSeparableConv",
            "train_epoch", "evaluate_accuracy", "save_training_state", "load_training_state",
            "fit_early_stopping", "conv_cost", "count_parameters"]
 
@@ -168,20 +170,6 @@ class DepthwiseSeparableConv(nn.Module):
         return F.relu(self.bn2(self.pointwise(x)))
 
 
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"``: CUDA when available, else Apple's MPS, else the CPU; anything else as ``torch.device(device)``."""
-    if isinstance(device, torch.device):
-        return device
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 def train_epoch(model: nn.Module, loader, optimizer, loss_fn: Callable, device="cpu") -> float:
     """One pass over ``loader`` in training mode; returns the mean loss per sample.
 
@@ -241,7 +229,7 @@ def fit_early_stopping(model: nn.Module, train_loader, val_loader, optimizer, lo
         ``{"train_loss": [...], "val_accuracy": [...], "best_epoch": int}`` (one entry per
         epoch run).
     """
-    dev = resolve_device(device)
+    dev = select_device(device)
     model.to(dev)
     history = {"train_loss": [], "val_accuracy": [], "best_epoch": 0}
     best, bad = -1.0, 0

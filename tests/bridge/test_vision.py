@@ -123,12 +123,3 @@ def test_checkpoint_reload_continues_adam_exactly(tmp_path):
     step(b, opt_b)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
-
-def test_resolve_device():
-    assert vision.resolve_device("cpu") == torch.device("cpu")
-    assert vision.resolve_device("cuda:1") == torch.device("cuda", 1)
-    expected = "cuda" if torch.cuda.is_available() else None
-    if expected:
-        assert vision.resolve_device("auto").type == "cuda"
-    elif not torch.backends.mps.is_available():
-        assert vision.resolve_device("auto") == torch.device("cpu")

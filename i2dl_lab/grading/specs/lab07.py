@@ -17,6 +17,7 @@ import numpy as np
 import torch._dynamo  # noqa: F401
 
 from ...bridge import vision
+from ...bridge.fit import select_device
 from ..spec import Exercise, allclose
 
 
@@ -404,7 +405,7 @@ EXERCISES = [
              title="a torch Dataset of images and labels"),
     Exercise("small_cnn", "SmallCNN", 4, vision.SmallCNN, smallcnn_cases, driver=drive_module,
              compare=allclose(rtol=1e-4, atol=1e-5), title="a CNN as an nn.Module subclass"),
-    Exercise("resolve_device", "resolve_device", 1, vision.resolve_device, device_cases, driver=drive_device,
+    Exercise("resolve_device", "resolve_device", 1, select_device, device_cases, driver=drive_device,
              title="device 'auto'"),
     Exercise("train_epoch", "train_epoch", 3, vision.train_epoch, train_epoch_cases, driver=drive_train_epoch,
              compare=allclose(rtol=1e-7, atol=1e-9), title="one training epoch"),
