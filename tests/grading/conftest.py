@@ -57,6 +57,22 @@ def ex(result, ex_id):
     return result.exercise(ex_id)
 
 
+CONTAINED = FULL - 4.0  # an attack in the relu exercise costs its 4 points and nothing else
+
+
+def relu_only_lost(r, feedback=None, message=None):
+    """Assert that only the relu exercise lost its points; return its result for more checks."""
+    assert r.status == "graded", r.message
+    assert points(r) == {"relu": 0.0, "affine": 3.0, "softmax": 3.0, "scale": 2.0, "quiz": 8.0}, r.exercises
+    assert r.score == CONTAINED
+    e = ex(r, "relu")
+    if message is not None:
+        assert e.message == message, e.message
+    if feedback is not None:
+        assert [c.feedback for c in e.cases] == [feedback] * 4, e.cases
+    return e
+
+
 def with_relu(body: str, setup: str = "") -> list:
     """Solution cells with the relu exercise cell replaced by ``body`` (other exercises stay correct)."""
     cells = D.solution_cells(relu=body)

@@ -13,22 +13,8 @@ import pytest
 
 from i2dl_lab.grading.release import release_notebook
 
-from .conftest import FULL, ROOT, ex, fast_limits, points, with_relu
+from .conftest import CONTAINED, FULL, ROOT, ex, fast_limits, points, relu_only_lost, with_relu
 from .fixtures import demo_lab as D  # noqa: N812 - short alias used throughout
-
-CONTAINED = FULL - 4.0
-
-
-def relu_only_lost(r, feedback=None, message=None):
-    assert r.status == "graded"
-    assert points(r) == {"relu": 0.0, "affine": 3.0, "softmax": 3.0, "scale": 2.0, "quiz": 8.0}
-    assert r.score == CONTAINED
-    e = ex(r, "relu")
-    if message is not None:
-        assert e.message == message, e.message
-    if feedback is not None:
-        assert [c.feedback for c in e.cases] == [feedback] * 4, e.cases
-    return e
 
 
 # ------------------------------------------------------------------ runaway code

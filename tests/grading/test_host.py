@@ -23,24 +23,12 @@ from i2dl_lab.grading.batch import grade_batch
 from i2dl_lab.grading.gradebook import Gradebook
 from i2dl_lab.grading.sandbox import UID_BASE, SandboxUnavailable, memory
 
-from .conftest import FULL, ROOT, ex, fast_limits, points, with_relu
+from .conftest import CONTAINED, FULL, ROOT, ex, fast_limits, relu_only_lost, with_relu
 from .fixtures import demo_lab as D  # noqa: N812 - short alias used throughout
 
-CONTAINED = FULL - 4.0
 REPO = Path(__file__).resolve().parents[2]
 USER = "i2dl-grading-test"
 
-
-def relu_only_lost(r, message=None, feedback=None):
-    assert r.status == "graded", r.message
-    assert points(r) == {"relu": 0.0, "affine": 3.0, "softmax": 3.0, "scale": 2.0, "quiz": 8.0}, r.exercises
-    assert r.score == CONTAINED
-    e = ex(r, "relu")
-    if message is not None:
-        assert e.message == message, e.message
-    if feedback is not None:
-        assert [c.feedback for c in e.cases] == [feedback] * 4, e.cases
-    return e
 
 
 # ================================================================== 6. the host

@@ -27,24 +27,12 @@ from i2dl_lab.grading.notebook import parse_notebook
 from i2dl_lab.grading.release import release_notebook
 from i2dl_lab.grading.submit import submit
 
-from .conftest import FULL, ex, points, with_relu
+from .conftest import CONTAINED, FULL, ex, points, relu_only_lost, with_relu
 from .fixtures import demo_lab as D  # noqa: N812 - short alias used throughout
 from .fixtures.lab97_spec import EXERCISES
 
-CONTAINED = FULL - 4.0
 REPO = Path(__file__).resolve().parents[2]
 
-
-def relu_only_lost(r, message=None, feedback=None):
-    assert r.status == "graded", r.message
-    assert points(r) == {"relu": 0.0, "affine": 3.0, "softmax": 3.0, "scale": 2.0, "quiz": 8.0}, r.exercises
-    assert r.score == CONTAINED
-    e = ex(r, "relu")
-    if message is not None:
-        assert e.message == message, e.message
-    if feedback is not None:
-        assert [c.feedback for c in e.cases] == [feedback] * 4, e.cases
-    return e
 
 
 def _forge(line: str) -> str:
