@@ -19,6 +19,8 @@ import resource
 import stat
 import sys
 
+from .memory import write_text
+
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
 CLONE_NEWNET, CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWPID = 0x40000000, 0x10000000, 0x00020000, 0x20000000
@@ -149,22 +151,13 @@ def expose_python(libc) -> str:
     return f"{', '.join(done)} visible (rest of the private folder hidden)" if done else ""
 
 
-def _write(path: str, text: str) -> bool:
-    try:
-        with open(path, "w") as fh:
-            fh.write(text)
-        return True
-    except OSError:
-        return False
-
-
 def _user_namespace(libc) -> str | None:
     """As an ordinary user: a user namespace where this process is root (its uid mapped to 0); error or None."""
     uid, gid = os.getuid(), os.getgid()
     if libc.unshare(CLONE_NEWUSER) != 0:
         return f"no user namespace ({_err()})"
-    if not (_write("/proc/self/setgroups", "deny") and _write("/proc/self/uid_map", f"0 {uid} 1")
-            and _write("/proc/self/gid_map", f"0 {gid} 1")):
+    if not (write_text("/proc/self/setgroups", "deny") and write_text("/proc/self/uid_map", f"0 {uid} 1")
+            and write_text("/proc/self/gid_map", f"0 {gid} 1")):
         return "could not map the grading user into its user namespace"
     return None
 
@@ -224,8 +217,8 @@ def _lock_mounts(libc) -> None:
     """
     if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
         raise ConfinementError(f"could not lock the mounts ({_err()})")
-    if not (_write("/proc/self/setgroups", "deny") and _write("/proc/self/uid_map", "0 0 1")
-            and _write("/proc/self/gid_map", "0 0 1")):
+    if not (write_text("/proc/self/setgroups", "deny") and write_text("/proc/self/uid_map", "0 0 1")
+            and write_text("/proc/self/gid_map", "0 0 1")):
         raise ConfinementError("could not map the nested user namespace")
     header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
     data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
@@ -302,7 +295,7 @@ def die_with_parent(parent: int | None = None) -> None:
 
 def _join_cgroup(box, report: dict) -> None:
     if box.cgroup and os.geteuid() == 0:
-        if not _write(os.path.join(box.cgroup, "cgroup.procs"), str(os.getpid())):
+        if not write_text(os.path.join(box.cgroup, "cgroup.procs"), str(os.getpid())):
             raise ConfinementError(f"could not join the memory cgroup {box.cgroup}")
         report["memory"] = f"cgroup {box.cgroup}: {box.limits['memory_bytes'] // 2**20} MiB over all processes"
     else:

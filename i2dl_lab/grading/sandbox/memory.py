@@ -20,7 +20,8 @@ _V1 = "/sys/fs/cgroup/memory"
 PREFIX = "i2dl-grade-"
 
 
-def _write(path: str, text: str) -> bool:
+def write_text(path: str, text: str) -> bool:
+    """Write ``text`` to a kernel control file; False when the kernel refuses (no exception)."""
     try:
         with open(path, "w") as fh:
             fh.write(text)
@@ -60,9 +61,9 @@ def create(limit: int) -> str | None:
             os.mkdir(path)
         except OSError:
             continue
-        if _write(os.path.join(path, files[0][0]), str(files[0][1])):
+        if write_text(os.path.join(path, files[0][0]), str(files[0][1])):
             if os.path.exists(os.path.join(path, files[1][0])):
-                _write(os.path.join(path, files[1][0]), str(files[1][1]))
+                write_text(os.path.join(path, files[1][0]), str(files[1][1]))
             return path
         os.rmdir(path)
     return None
@@ -83,7 +84,7 @@ def remove(path: str) -> None:
             pids = []
         if not pids:
             break
-        if not _write(os.path.join(path, "cgroup.kill"), "1"):
+        if not write_text(os.path.join(path, "cgroup.kill"), "1"):
             for pid in pids:
                 try:
                     os.kill(pid, signal.SIGKILL)
