@@ -59,6 +59,17 @@ def _yaml_parameters(args) -> dict:
     return out
 
 
+def _non_negative_int(text: str) -> int:
+    """argparse type: a whole number >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value
+
+
 def _cmd_run(args) -> int:
     labs = select_labs(discover_labs(args.labs_dir), args.labs)
     params = _yaml_parameters(args)
@@ -66,7 +77,8 @@ def _cmd_run(args) -> int:
     for lab in labs:  # a misspelt name or a bad value stops here, before anything runs
         lab_parameters(lab, params)
     print(f"running {len(labs)} lab(s) headlessly into {args.out}/" + (f" with {params}" if params else ""))
-    results = run_labs(labs, out_dir=args.out, parameters=params, kernel_name=args.kernel, timeout=args.timeout)
+    results = run_labs(labs, out_dir=args.out, parameters=params, kernel_name=args.kernel, timeout=args.timeout,
+                       threads=args.threads or None)
     print()
     print(format_summary(results))
     return 0 if all(r.ok for r in results) else 1
@@ -141,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="build/labs", help="where executed notebooks go (default build/labs)")
     p.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     p.add_argument("--timeout", type=float, default=600, help="seconds allowed per cell (default 600)")
+    p.add_argument("--threads", type=_non_negative_int, default=1, metavar="N",
+                   help="threads per BLAS/OpenMP pool in each lab's kernel (default 1; 0: leave the environment's)")
     p.add_argument("--labs-dir", help="folder with the notebooks (default: the course's labs/)")
     p.set_defaults(func=_cmd_run)
 

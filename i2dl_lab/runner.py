@@ -15,7 +15,8 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -293,12 +294,45 @@ def stub_exercises(nb):
     return out
 
 
+# The thread pools a lab kernel may start: OpenMP (torch), OpenBLAS, MKL, BLIS, Accelerate.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                    "BLIS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+
+
+@contextmanager
+def kernel_threads(threads: int | None) -> Iterator[None]:
+    """Start kernels inside this block with ``threads`` threads per BLAS/OpenMP pool.
+
+    The labs' arrays are small: more threads than free cores only add contention (lab 06 ran
+    7x slower on a loaded 2-core machine with default pools than pinned to one thread), and
+    a fixed count keeps a lab's floating-point sums, and so its printed numbers, the same from
+    run to run. ``None`` leaves the environment as it is.
+    """
+    if threads is None:
+        yield
+        return
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"threads must be a positive integer or None, got {threads!r}")
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_lab(lab: Lab, out_dir: str | os.PathLike = "build/labs", parameters: dict | None = None,
-            kernel_name: str = "python3", timeout: float | None = 600, stub: bool = False) -> LabResult:
+            kernel_name: str = "python3", timeout: float | None = 600, stub: bool = False,
+            threads: int | None = 1) -> LabResult:
     """Execute one lab with papermill into ``out_dir``; never raises for a failing lab.
 
     With ``stub=True`` the lab runs with its exercises stubbed out after the last self-check
-    (:func:`stub_exercises`).
+    (:func:`stub_exercises`). The kernel's BLAS and OpenMP pools get ``threads`` threads each
+    (:func:`kernel_threads`; ``None``: whatever the environment says).
     """
     import nbformat
     import papermill as pm
@@ -317,7 +351,7 @@ def run_lab(lab: Lab, out_dir: str | os.PathLike = "build/labs", parameters: dic
     # Unix-socket (ipc) transport in a private folder: TCP kernels pick free ports, release
     # them and bind later, so two runs starting kernels at once can swap ports and hang
     # waiting for replies that went to the other kernel.
-    with tempfile.TemporaryDirectory(prefix="i2dl-kernel-") as sockets:
+    with tempfile.TemporaryDirectory(prefix="i2dl-kernel-") as sockets, kernel_threads(threads):
         km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets, "k"))
         try:
             nb = pm.execute_notebook(
@@ -346,7 +380,8 @@ def headlines_of(path: str | os.PathLike) -> list[Headline]:
 
 
 def run_labs(labs: Sequence[Lab], out_dir: str | os.PathLike = "build/labs", parameters: dict | None = None,
-             kernel_name: str = "python3", timeout: float | None = 600, echo=print) -> list[LabResult]:
+             kernel_name: str = "python3", timeout: float | None = 600, echo=print,
+             threads: int | None = 1) -> list[LabResult]:
     """Run ``labs`` one after another; ``echo`` gets a line as each one finishes.
 
     ``parameters`` are checked and typed for every lab first (:func:`lab_parameters`), so a
@@ -355,7 +390,7 @@ def run_labs(labs: Sequence[Lab], out_dir: str | os.PathLike = "build/labs", par
     typed = {lab.name: lab_parameters(lab, parameters or {}) for lab in labs}  # every error before any run
     results = []
     for i, lab in enumerate(labs, 1):
-        res = run_lab(lab, out_dir, typed[lab.name], kernel_name, timeout)
+        res = run_lab(lab, out_dir, typed[lab.name], kernel_name, timeout, threads=threads)
         results.append(res)
         if echo:
             detail = res.headline if res.ok else res.error

@@ -1,5 +1,7 @@
 """The i2dl-lab CLI and the papermill runner, on tiny notebooks the tests write."""
 
+import os
+
 import nbformat
 import pytest
 
@@ -147,3 +149,38 @@ def test_bad_yaml_is_a_clear_error(tmp_path, capsys):
     _params_lab(labs)
     assert cli.main(["run", "--labs-dir", str(labs), "-y", "- just a list"]) == 2
     assert "expected a YAML mapping NAME: VALUE" in capsys.readouterr().err
+
+
+def _threads_lab(folder):
+    body = ("import numpy\nimport threadpoolctl\nfrom i2dl_lab.report import headline\n"
+            "pools = threadpoolctl.threadpool_info()\n"
+            "headline('blas threads', max(p['num_threads'] for p in pools if p['user_api'] == 'blas'), 'd')")
+    _write_lab(folder, "01_threads", "Lab one: thread pools", body)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flag, expected", [([], "1"), (["--threads", "2"], "2")])
+def test_lab_kernels_get_the_requested_blas_threads(tmp_path, capsys, monkeypatch, flag, expected):
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")  # the flag wins over the environment...
+    (tmp_path / "labs").mkdir()
+    labs = _threads_lab(tmp_path / "labs")
+    assert cli.main(["run", "--labs-dir", str(labs), "--out", str(tmp_path / "out"), *flag]) == 0
+    assert f"blas threads: {expected}" in capsys.readouterr().out
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "3"  # ...and is restored after the run
+
+
+@pytest.mark.slow
+def test_threads_zero_leaves_the_environment(tmp_path, capsys, monkeypatch):
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.setenv(name, "2")
+    (tmp_path / "labs").mkdir()
+    labs = _threads_lab(tmp_path / "labs")
+    assert cli.main(["run", "--labs-dir", str(labs), "--out", str(tmp_path / "out"), "--threads", "0"]) == 0
+    assert "blas threads: 2" in capsys.readouterr().out
+
+
+def test_negative_threads_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--threads", "-1"])
+    assert "expected a whole number >= 0, got -1" in capsys.readouterr().err
