@@ -1,7 +1,9 @@
 """Recreate data/digits_lenet_pretrained.pt, the pretrained checkpoint shipped with the course.
 
-    python scripts/make_pretrained.py            # retrain, write the file, update data/SHA256SUMS
-    python scripts/make_pretrained.py --check    # retrain into a temp file, compare with the shipped one
+    .venv/bin/python scripts/make_pretrained.py           # retrain, write the file, update data/SHA256SUMS
+    .venv/bin/python scripts/make_pretrained.py --check   # retrain into a temp file, compare with the shipped one
+
+(with the course installed, as ``make setup`` does, so that ``i2dl_lab`` imports).
 
 What it trains (see ``i2dl_lab.bridge.transfer.pretrain_digits_lenet``): the zoo's LeNet
 (10 classes) on scikit-learn's digits upsampled to 16x16, using only part A (a stratified
@@ -18,13 +20,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
