@@ -100,6 +100,22 @@ def _describe(x) -> str:
     return f"{type(x).__name__} {x!r}"[:120]
 
 
+def plain(value):
+    """Tensors, arrays, numbers and tuples/lists of them as NumPy float64 arrays (nested tuples).
+
+    What drivers of torch exercises return: plain data the child can send back, the same
+    whatever device or float dtype the student's code used.
+
+    >>> plain((1, [2.5, 3]))
+    (array(1.), (array(2.5), array(3.)))
+    """
+    if isinstance(value, (tuple, list)):
+        return tuple(plain(v) for v in value)
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    return np.asarray(value, dtype=np.float64)
+
+
 @dataclass(frozen=True)
 class allclose:  # noqa: N801 - reads like numpy's function at the call site
     """Compare numbers, arrays and (nested) tuples/lists/dicts of them.

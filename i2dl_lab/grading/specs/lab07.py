@@ -18,20 +18,11 @@ import torch._dynamo  # noqa: F401
 
 from ...bridge import vision
 from ...bridge.fit import select_device
-from ..spec import Exercise, allclose
+from ..spec import Exercise, allclose, plain
 
 
 def _copies(args):
     return tuple(np.array(a, copy=True) if isinstance(a, np.ndarray) else a for a in args)
-
-
-def _plain(value):
-    """torch tensors / numbers / tuples of them -> NumPy float64 (what the comparison sees)."""
-    if isinstance(value, (tuple, list)):
-        return tuple(_plain(v) for v in value)
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
 
 
 # ---------------------------------------------------------------- autograd of a two-layer net
@@ -50,7 +41,7 @@ def ref_two_layer(X, y, W1, b1, W2, b2):
 
 
 def drive_plain(obj, *args):
-    return _plain(obj(*_copies(args)))
+    return plain(obj(*_copies(args)))
 
 
 def two_layer_cases(rng):
@@ -90,10 +81,6 @@ def _tensors(state: dict) -> dict:
     return {k: torch.as_tensor(np.array(v, copy=True)) for k, v in state.items()}
 
 
-def _np64(t):
-    return t.detach().cpu().double().numpy()
-
-
 def _mlp(sizes, seed, batch_norm=False):
     """Linear (-> BatchNorm1d) -> ReLU -> Linear in float64, initialised from ``seed``."""
     import torch
@@ -123,7 +110,7 @@ def _scratch():
 
 
 def _params(model) -> list:
-    return [_np64(p) for p in model.parameters()]
+    return [plain(p) for p in model.parameters()]
 
 
 def _class_batches(rng, n_batches, batch, D, C):
@@ -147,7 +134,7 @@ def drive_dataset(obj, images, labels, use_transform):
     ys = [y for _, y in items]
     kinds = tuple(str(x.dtype) for x in xs[:1]) + tuple(f"{y.dtype} ndim {y.dim()}" for y in ys[:1])
     xb, yb = next(iter(torch.utils.data.DataLoader(ds, batch_size=2)))
-    return (len(ds), np.stack([_np64(x) for x in xs]), np.array([int(y) for y in ys]), kinds,
+    return (len(ds), np.stack([plain(x) for x in xs]), np.array([int(y) for y in ys]), kinds,
             tuple(xb.shape), tuple(yb.shape))
 
 
@@ -171,9 +158,9 @@ def drive_module(obj, kwargs, state, x, check_train):
     xt = torch.as_tensor(np.array(x, copy=True), dtype=torch.float32)
     model.eval()
     with torch.no_grad():
-        out_eval = _np64(model(xt))
+        out_eval = plain(model(xt))
         model.train()
-        out_train = _np64(model(xt)) if check_train else out_eval
+        out_train = plain(model(xt)) if check_train else out_eval
     return int(n), out_eval, out_train
 
 
@@ -281,7 +268,7 @@ def drive_evaluate(obj, seed, sizes, batches):
     model.register_forward_hook(lambda *_: grad_modes.append(torch.is_grad_enabled()))
     model.train()  # evaluation must switch to eval mode itself
     acc = float(obj(model, _batches(batches), "cpu"))
-    return acc, bool(any(grad_modes)), _params(model), _np64(model[1].running_mean)
+    return acc, bool(any(grad_modes)), _params(model), plain(model[1].running_mean)
 
 
 def evaluate_cases(rng):
@@ -318,8 +305,8 @@ def drive_save(obj, seed, sizes, batches, epoch, metrics):
     if not isinstance(saved, dict) or set(saved) != {"model", "optimizer", "epoch", "metrics"}:
         keys = sorted(saved) if isinstance(saved, dict) else type(saved).__name__
         raise ValueError(f"the file must hold a dict with keys epoch, metrics, model, optimizer; it holds {keys}")
-    weights = {k: _np64(v) for k, v in saved["model"].items() if v.dtype.is_floating_point}
-    moments = [(_np64(s["exp_avg"]), _np64(s["exp_avg_sq"]), float(s["step"]))
+    weights = {k: plain(v) for k, v in saved["model"].items() if v.dtype.is_floating_point}
+    moments = [(plain(s["exp_avg"]), plain(s["exp_avg_sq"]), float(s["step"]))
                for _, s in sorted(saved["optimizer"]["state"].items())]
     return weights, int(saved["epoch"]), dict(saved["metrics"]), moments
 
@@ -339,7 +326,7 @@ def drive_load(obj, seed, sizes, batches, epoch, metrics):
     fresh_opt.zero_grad()
     torch.nn.functional.cross_entropy(fresh(x), y).backward()
     fresh_opt.step()
-    return int(got_epoch), dict(got_metrics), _params(fresh), _np64(fresh[1].running_mean)
+    return int(got_epoch), dict(got_metrics), _params(fresh), plain(fresh[1].running_mean)
 
 
 def checkpoint_cases(rng):

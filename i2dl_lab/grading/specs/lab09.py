@@ -17,7 +17,7 @@ import torch._dynamo  # noqa: F401
 
 from ...bridge import autoencoders as ae
 from ...bridge import zoo
-from ..spec import Exercise, allclose
+from ..spec import Exercise, allclose, plain
 
 
 def _copies(args):
@@ -28,14 +28,6 @@ def _t(a):
     import torch
 
     return torch.as_tensor(np.array(a, dtype=np.float64, copy=True))
-
-
-def _np64(value):
-    if isinstance(value, (tuple, list)):
-        return tuple(_np64(v) for v in value)
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
 
 
 def _random_state(module_cls, kwargs, rng) -> dict:
@@ -55,9 +47,9 @@ def drive_module(obj, kwargs, state, x, z):
     model.eval()
     with torch.no_grad():
         xt = torch.as_tensor(np.array(x, copy=True), dtype=torch.float32)
-        out = _np64(model(xt))
-        extra = _np64(model.decode(torch.as_tensor(np.array(z, copy=True), dtype=torch.float32))) if z is not None \
-            else _np64(model.encoder(xt))
+        out = plain(model(xt))
+        extra = plain(model.decode(torch.as_tensor(np.array(z, copy=True), dtype=torch.float32))) if z is not None \
+            else plain(model.encoder(xt))
     return int(sum(p.numel() for p in model.parameters())), out, extra
 
 
@@ -85,7 +77,7 @@ def drive_noise(obj, x, std, seed):
     import torch
 
     out = obj(_t(x), std, generator=torch.Generator().manual_seed(int(seed)))
-    return _np64(out)
+    return plain(out)
 
 
 def noise_cases(rng):
@@ -105,7 +97,7 @@ def drive_train_ae(obj, seed, sizes, batches, lr, epochs, noise_std):
     loader = [(_t(x),) for x in batches]
     gen = torch.Generator().manual_seed(int(seed) + 1)
     losses = obj(model, loader, opt, epochs, noise_std, gen, "cpu")
-    return [float(v) for v in losses], [_np64(p) for p in model.parameters()]
+    return [float(v) for v in losses], [plain(p) for p in model.parameters()]
 
 
 def train_ae_cases(rng):
@@ -119,7 +111,7 @@ def train_ae_cases(rng):
 
 # ---------------------------------------------------------------- the VAE's pieces, in torch
 def drive_torch(obj, *args):
-    return _np64(obj(*[_t(a) if isinstance(a, np.ndarray) else a for a in args]))
+    return plain(obj(*[_t(a) if isinstance(a, np.ndarray) else a for a in args]))
 
 
 def reparam_cases(rng):
@@ -149,7 +141,7 @@ def elbo_cases(rng):
 
 # ---------------------------------------------------------------- PCA and k-means
 def drive_numpy(obj, *args):
-    return _np64(obj(*_copies(args)))
+    return plain(obj(*_copies(args)))
 
 
 def pca_cases(rng):
@@ -162,7 +154,7 @@ def pca_cases(rng):
 
 def drive_kmeans(obj, X, init_centers, iters):
     labels, centers = obj(*_copies((X, init_centers, iters)))
-    return np.asarray(labels).astype(np.int64), _np64(centers)
+    return np.asarray(labels).astype(np.int64), plain(centers)
 
 
 def kmeans_cases(rng):

@@ -14,7 +14,7 @@ import contextlib
 import numpy as np
 
 from ...bridge import segmentation as seg
-from ..spec import Exercise, allclose
+from ..spec import Exercise, allclose, plain
 
 
 def _t(a, dtype=None):
@@ -24,14 +24,6 @@ def _t(a, dtype=None):
     if dtype is None:
         dtype = torch.float64 if a.dtype.kind == "f" else torch.int64
     return torch.as_tensor(np.array(a, copy=True), dtype=dtype)
-
-
-def _plain(value):
-    if isinstance(value, (tuple, list)):
-        return tuple(_plain(v) for v in value)
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
 
 
 class _Forbidden(RuntimeError):
@@ -64,7 +56,7 @@ def _without(*names):
 # ---------------------------------------------------------------- transposed convolution
 def drive_conv_transpose(obj, x, weight, bias, stride, padding):
     with _without("conv_transpose2d", "conv_transpose1d", "conv_transpose3d"):
-        return _plain(obj(_t(x), _t(weight), _t(bias), stride, padding))
+        return plain(obj(_t(x), _t(weight), _t(bias), stride, padding))
 
 
 def conv_transpose_cases(rng):
@@ -80,7 +72,7 @@ def conv_transpose_cases(rng):
 # ---------------------------------------------------------------- max unpooling
 def drive_unpool(obj, x, indices, output_size):
     with _without("max_unpool2d", "max_unpool1d", "max_unpool3d"):
-        return _plain(obj(_t(x), _t(indices), output_size))
+        return plain(obj(_t(x), _t(indices), output_size))
 
 
 def unpool_cases(rng):
@@ -123,7 +115,7 @@ def pixel_ce_cases(rng):
 
 # ---------------------------------------------------------------- confusion matrix
 def drive_cm(obj, pred, target, num_classes, ignore_index):
-    return _plain(obj(np.array(pred, copy=True), np.array(target, copy=True), num_classes, ignore_index))
+    return plain(obj(np.array(pred, copy=True), np.array(target, copy=True), num_classes, ignore_index))
 
 
 def cm_cases(rng):
@@ -139,7 +131,7 @@ def cm_cases(rng):
 # ---------------------------------------------------------------- scores from the confusion matrix
 def drive_scores(obj, cm):
     acc, iou, miou = obj(np.array(cm, copy=True))
-    return float(acc), _plain(iou), float(miou)
+    return float(acc), plain(iou), float(miou)
 
 
 def scores_cases(rng):
@@ -158,7 +150,7 @@ def _module_output(make, inputs, state):
                          for k, v in state.items()})
     net.eval()
     with torch.no_grad():
-        return _plain(net(*[_t(a, torch.float32) for a in inputs]))
+        return plain(net(*[_t(a, torch.float32) for a in inputs]))
 
 
 def _random_state(ref, rng):

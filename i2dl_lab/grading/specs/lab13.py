@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...bridge import gan
-from ..spec import Exercise, allclose
+from ..spec import Exercise, allclose, plain
 
 
 def _t(a, dtype=None):
@@ -19,14 +19,6 @@ def _t(a, dtype=None):
 
     a = np.asarray(a)
     return torch.as_tensor(np.array(a, copy=True), dtype=dtype or torch.float64)
-
-
-def _plain(value):
-    if isinstance(value, (tuple, list)):
-        return tuple(_plain(v) for v in value)
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
 
 
 # ---------------------------------------------------------------- losses: value and gradient
@@ -66,7 +58,7 @@ def _output(make, x, state):
     net.load_state_dict({k: _t(v, torch.float32) for k, v in state.items()})
     net.eval()
     with torch.no_grad():
-        return _plain(net(_t(x, torch.float32)))
+        return plain(net(_t(x, torch.float32)))
 
 
 def drive_generator(obj, latent_dim, hidden, out_features, z, state):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...bridge import seq2seq as s2s
-from ..spec import Exercise, allclose
+from ..spec import Exercise, allclose, plain
 
 
 def _t(a, dtype=None):
@@ -21,14 +21,6 @@ def _t(a, dtype=None):
     if dtype is None:
         dtype = torch.float32 if a.dtype.kind == "f" else (torch.bool if a.dtype.kind == "b" else torch.int64)
     return torch.as_tensor(np.array(a, copy=True), dtype=dtype)
-
-
-def _plain(value):
-    if isinstance(value, (tuple, list)):
-        return tuple(_plain(v) for v in value)
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    return np.asarray(value, dtype=np.float64)
 
 
 def _random_state(module, rng):
@@ -46,7 +38,7 @@ def _run(make, inputs, state):
     net.load_state_dict({k: _t(v) for k, v in state.items()})
     net.eval()
     with torch.no_grad():
-        return _plain(net(*[None if a is None else _t(a) for a in inputs]))
+        return plain(net(*[None if a is None else _t(a) for a in inputs]))
 
 
 # ---------------------------------------------------------------- multi-head attention
