@@ -8,6 +8,7 @@ Debian's Chromium, and leaves a screenshot in the test's output directory
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -50,6 +51,53 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@contextlib.contextmanager
+def _serving(cmd, cwd, env, port, token, log_path):
+    """Run the JupyterLab command ``cmd``; yield its URL once it answers, stop it afterwards."""
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
+                    break
+                except OSError as exc:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"JupyterLab did not start:\n{log_path.read_text()[-3000:]}") from exc
+                    time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+_KERNEL_IDLE = ("() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
+                " && window.jupyterapp.shell.currentWidget.sessionContext"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
+
+
+def _open_notebook(pw, url, token, name):
+    """Headless Chromium on JupyterLab's page of notebook ``name``, its kernel started; (browser, page)."""
+    browser = pw.chromium.launch(
+        executable_path=CHROMIUM,
+        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+              "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    )
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(120_000)
+    page.goto(f"{url}/lab/tree/{name}?token={token}")
+    page.wait_for_function(_KERNEL_IDLE)
+    return browser, page
+
+
 @pytest.fixture
 def jupyterlab(tmp_path):
     """A JupyterLab server on 127.0.0.1 serving a temporary copy of lab 04; yields (url, token)."""
@@ -72,28 +120,8 @@ def jupyterlab(tmp_path):
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # CI containers run as root
-    log = open(tmp_path / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
-                break
-            except OSError as exc:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    tail = (tmp_path / "jupyterlab.log").read_text()[-3000:]
-                    raise RuntimeError(f"JupyterLab did not start:\n{tail}") from exc
-                time.sleep(0.5)
+    with _serving(cmd, root, env, port, token, tmp_path / "jupyterlab.log") as url:
         yield url, token
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 # JavaScript run in the page through the app object that expose_app_in_browser publishes.
@@ -125,21 +153,7 @@ def test_lab04_runs_in_jupyterlab_and_slider_redraws_plot(jupyterlab, tmp_path):
     url, token = jupyterlab
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
-        page.goto(f"{url}/lab/tree/{LAB.name}?token={token}")
-        page.wait_for_function(
-            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-            " && window.jupyterapp.shell.currentWidget.sessionContext"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
-        )
+        browser, page = _open_notebook(pw, url, token, LAB.name)
         page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
         # Wait until every code cell has run and the kernel is idle again.
         page.wait_for_function(
@@ -197,28 +211,8 @@ def workspace_lab(tmp_path):
     env.update(JUPYTER_CONFIG_DIR=str(tmp_path / "cfg"), JUPYTER_RUNTIME_DIR=str(tmp_path / "rt"),
                JUPYTERLAB_WORKSPACES_DIR=str(tmp_path / "lab-ws"))
     env.pop("CI", None)
-    log = open(tmp_path / "jupyterlab.log", "w")
-    proc = subprocess.Popen(cmd, cwd=ws, env=env, stdout=log, stderr=subprocess.STDOUT)  # as i2dl-lab lab does
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2).read()
-                break
-            except OSError as exc:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(tmp_path / 'jupyterlab.log').read_text()}") \
-                        from exc
-                time.sleep(0.5)
+    with _serving(cmd, ws, env, port, token, tmp_path / "jupyterlab.log") as url:  # as i2dl-lab lab does
         yield url, token, ws
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 _STATE_OF_OPEN_NOTEBOOK = """() => {
@@ -236,21 +230,7 @@ def test_released_lab_in_a_workspace_opens_clean_runs_all_and_has_the_course_in_
     name = "04_optimizers.ipynb"
     original = (ws / name).read_bytes()
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(120_000)
-        page.goto(f"{url}/lab/tree/{name}?token={token}")
-        page.wait_for_function(
-            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-            " && window.jupyterapp.shell.currentWidget.sessionContext"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-            " && window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'",
-        )
+        browser, page = _open_notebook(pw, url, token, name)
         page.wait_for_timeout(3000)  # a news toast or a silent upgrade of the file would have shown by now
         opened = page.evaluate(_STATE_OF_OPEN_NOTEBOOK)
         assert opened["dirty"] is False, "the released notebook opened as modified"
