@@ -107,6 +107,24 @@ def test_batchnorm_matches_torch_including_running_statistics(rng, shape):
     assert_close(out_test, ref)
 
 
+@pytest.mark.parametrize("offset", [0.5, 1000.0])  # a mean small against the spread, and one dwarfing it
+def test_spatial_batchnorm_float32_stays_float32_and_matches_float64(rng, offset):
+    """The fast statistics (raw sums) must not lose float32 precision when the mean dwarfs the spread."""
+    x = offset + rng.standard_normal((6, 3, 5, 7))
+    gamma, beta, dout = 1 + 0.2 * rng.standard_normal(3), rng.standard_normal(3), rng.standard_normal(x.shape)
+    x, gamma, beta, dout = (a.astype(np.float32) for a in (x, gamma, beta, dout))
+    p32, p64 = {"mode": "train"}, {"mode": "train"}
+    out32, cache32 = F.spatial_batchnorm_forward(x, gamma, beta, p32)
+    out64, cache64 = F.spatial_batchnorm_forward(x.astype(np.float64), gamma.astype(np.float64),
+                                                 beta.astype(np.float64), p64)
+    ours = (out32, *F.spatial_batchnorm_backward(dout, cache32), p32["running_mean"], p32["running_var"])
+    exact = (out64, *F.spatial_batchnorm_backward(dout.astype(np.float64), cache64), p64["running_mean"],
+             p64["running_var"])
+    for a, b in zip(ours, exact):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=0, atol=3e-5 * np.abs(b).max())
+
+
 def test_batchnorm_train_output_is_standardised_then_scaled(rng):
     x = 5.0 * rng.standard_normal((200, 3)) + 10.0
     gamma, beta = np.array([1.0, 2.0, 0.5]), np.array([0.0, -1.0, 3.0])

@@ -218,8 +218,8 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     Example:
         >>> x = np.arange(8.0).reshape(2, 1, 2, 2)
         >>> out, _ = spatial_batchnorm_forward(x, np.ones(1), np.zeros(1), {"mode": "train"})
-        >>> round(float(out.mean()), 6), round(float(out.std()), 3)
-        (0.0, 1.0)
+        >>> np.round(out.ravel(), 2)  # mean 0, standard deviation 1
+        array([-1.53, -1.09, -0.65, -0.22,  0.22,  0.65,  1.09,  1.53])
     """
     x = as_float_array("x", x)
     check_ndim("x", x, 4, "(N, C, H, W); use batchnorm_forward for (N, D)")
@@ -243,6 +243,17 @@ def spatial_batchnorm_backward(dout, cache):
 # stay in the L2 cache, so every full-size array is read or written only where it must be.
 _BN_CHUNK_BYTES = 1 << 19
 
+# Mean and variance come from the raw sums of x and x^2 (one read, no temporary) when the
+# mean is small against the spread: var = E[x^2] - mean^2 then loses at most a factor
+# 1 + mean^2 / var of precision, here 17, i.e. four bits of float32. Beyond that the
+# statistics are recomputed from x shifted by the mean, which has no cancellation.
+_RAW_MOMENTS_MAX_RATIO = 16.0
+
+
+def _raw_moments_ok(mean, var) -> bool:
+    """Whether ``E[x^2] - mean^2`` (and the like sums in the backward pass) are precise enough."""
+    return bool(np.all(np.square(mean) <= _RAW_MOMENTS_MAX_RATIO * var))
+
 
 def _rowdot(a, b):
     """``sum(a * b, axis=-1)`` as batched (1, P) x (P, 1) products: no temporary of a's size."""
@@ -253,15 +264,38 @@ def _images_per_chunk(x) -> int:
     return int(min(len(x), max(1, _BN_CHUNK_BYTES // max(1, x[0].nbytes))))
 
 
-def _spatial_bn_train_forward(x, gamma, beta, bn_param):
-    """Training-mode :func:`spatial_batchnorm_forward`, one pass over ``x`` for the statistics.
+def _channel_sums(a3, b3, shift=None, buf=None):
+    """Per-channel ``sum(a)`` and ``sum(a * (b - shift))`` of ``(N, C, P)`` arrays, in float64.
 
-    The mean and the variance come from the sums of ``d = x - k`` and ``d^2`` in one pass,
-    with ``k`` the first image's per-channel mean: for any ``k`` near the batch mean,
-    ``var = E[d^2] - E[d]^2`` has no cancellation (without the shift, float32 would lose the
-    variance of data whose mean is large against its spread). The sums are accumulated in
-    float64 across chunks. The cache keeps ``x`` itself (as torch does), the mean and
-    ``1/std``; the backward pass recomputes ``xhat`` chunk by chunk.
+    ``shift`` is ``(C, 1)`` or None (no shift); ``a3=None`` means ``a = b - shift``. The shifted
+    values are written chunk by chunk into ``buf`` (``(m, C, P)``), so no full-size temporary
+    is made. Each (image, channel) row is summed by BLAS in the input's precision and the rows
+    are added up in float64.
+    """
+    N, C, P = b3.shape
+    m = _images_per_chunk(b3) if buf is None else len(buf)
+    ones = np.ones(P, dtype=b3.dtype)
+    s1, s2 = np.zeros(C), np.zeros(C)
+    for n0 in range(0, N, m):
+        b = b3[n0 : n0 + m]
+        if shift is not None:
+            b = np.subtract(b, shift, out=buf[: len(b)])
+        a = b if a3 is None else a3[n0 : n0 + m]
+        s1 += (a @ ones).sum(axis=0)  # row sums as matrix-vector products
+        s2 += _rowdot(a, b).sum(axis=0)
+    return s1, s2
+
+
+def _spatial_bn_train_forward(x, gamma, beta, bn_param):
+    """Training-mode :func:`spatial_batchnorm_forward`: one read of ``x`` for the statistics.
+
+    The mean and the variance come from the per-channel sums of ``x`` and ``x^2`` (see
+    ``_RAW_MOMENTS_MAX_RATIO``; when the mean dwarfs the spread they are recomputed from
+    ``x - mean``). The output is ``x * scale + shift`` with ``scale = gamma / std`` and
+    ``shift = beta - mean * scale`` per channel: two passes, chunked so that the second runs
+    in the cache (torch's CPU kernel uses the same form; when the mean dwarfs the spread,
+    ``(x - mean) * scale + beta`` instead, which does not cancel). The cache keeps ``x`` itself (as
+    torch does), the mean and ``1/std``; the backward pass needs no ``xhat``.
     """
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
@@ -279,27 +313,35 @@ def _spatial_bn_train_forward(x, gamma, beta, bn_param):
     x3 = x.reshape(N, C, H * W)
     M = N * H * W  # values averaged per channel
     m = _images_per_chunk(x3)
-    buf = np.empty((m, C, H * W), dtype=x.dtype)
-    k = x3[0].mean(axis=1, keepdims=True)  # (C, 1) shift
-    s1 = np.zeros(C)
-    s2 = np.zeros(C)
-    ones = np.ones(H * W, dtype=x.dtype)
-    for n0 in range(0, N, m):
-        d = np.subtract(x3[n0 : n0 + m], k, out=buf[: min(m, N - n0)])  # (m, C, HW)
-        s1 += (d @ ones).sum(axis=0)  # sums over HW as matrix-vector products
-        s2 += _rowdot(d, d).sum(axis=0)
-    mean_d = s1 / M
-    var64 = np.maximum(s2 / M - mean_d * mean_d, 0.0)  # biased
-    mu = (k[:, 0] + mean_d).astype(x.dtype)
+    s1, s2 = _channel_sums(x3, x3)
+    mean64 = s1 / M
+    var64 = np.maximum(s2 / M - mean64 * mean64, 0.0)  # biased
+    centre = not _raw_moments_ok(mean64, var64)
+    if centre:
+        k = mean64.astype(x.dtype)[:, None]
+        d1, d2 = _channel_sums(None, x3, k, np.empty((m, C, H * W), dtype=x.dtype))
+        mean_d = d1 / M  # about 0: the shift is (the rounded) mean
+        mean64 = k[:, 0] + mean_d
+        var64 = np.maximum(d2 / M - mean_d * mean_d, 0.0)
+    mu = mean64.astype(x.dtype)
     var = var64.astype(x.dtype)
-    inv_std = (1.0 / np.sqrt(var64 + eps)).astype(x.dtype)
-    scale = (gamma.reshape(C) * inv_std).astype(x.dtype)[:, None]
-    shift = beta.reshape(C).astype(x.dtype)[:, None]
-    out = np.empty(x3.shape, dtype=np.result_type(x, gamma, beta))
+    inv_std64 = 1.0 / np.sqrt(var64 + eps)
+    inv_std = inv_std64.astype(x.dtype)
+    dtype = np.result_type(x, gamma, beta)
+    scale64 = gamma.reshape(C) * inv_std64
+    scale = scale64.astype(dtype)[:, None]  # (C, 1)
+    if centre:  # (x - mu) * scale + beta: x * scale would cancel against the shift
+        shift = beta.reshape(C).astype(dtype)[:, None]
+    else:
+        shift = (beta.reshape(C) - mean64 * scale64).astype(dtype)[:, None]
+    out = np.empty(x3.shape, dtype=dtype)
     for n0 in range(0, N, m):
         o = out[n0 : n0 + m]
-        np.subtract(x3[n0 : n0 + m], mu[:, None], out=o)  # (x - mu) * gamma / std + beta, in place
-        o *= scale
+        if centre:
+            np.subtract(x3[n0 : n0 + m], mu[:, None], out=o)
+            o *= scale
+        else:
+            np.multiply(x3[n0 : n0 + m], scale, out=o)
         o += shift
     bn_param["running_mean"] = momentum * running_mean + (1.0 - momentum) * mu
     bn_param["running_var"] = momentum * running_var + (1.0 - momentum) * var
@@ -310,9 +352,12 @@ def _spatial_bn_train_backward(dout, cache):
     """Backward pass of :func:`_spatial_bn_train_forward` (the one-line form, chunked).
 
     ``dx = gamma / std / M * (M * dout - dbeta - xhat * dgamma)`` with ``xhat = (x - mu) / std``,
-    written as ``k1 * dout + k2 * (x - mu) + k3`` per channel.
+    written as ``k1 * dout + k2 * x + k3`` per channel: four passes, the last three in the
+    cache. ``dgamma = sum(dout * (x - mu)) / std`` comes from ``sum(dout * x) - mu * dbeta``.
+    When the mean dwarfs the spread (see ``_RAW_MOMENTS_MAX_RATIO``) both use ``x - mu``
+    itself, as the forward pass does.
     """
-    _, x, mu, inv_std, _, gamma, _, M = cache
+    _, x, mu, inv_std, var, gamma, _, M = cache
     dout = np.asarray(dout)
     if dout.shape != x.shape:
         raise ValueError(f"dout must have the shape of x {x.shape}, got {dout.shape}")
@@ -321,29 +366,32 @@ def _spatial_bn_train_backward(dout, cache):
     dtype = np.result_type(x, dout, gamma)
     m = _images_per_chunk(x3)
     buf = np.empty((m,) + x3.shape[1:], dtype=dtype)
-    mu1 = mu[:, None]
-    dbeta = np.zeros(C)
-    dxc = np.zeros(C)  # sum of dout * (x - mu)
-    ones = np.ones(x3.shape[2], dtype=dtype)
-    for n0 in range(0, N, m):
-        d = d3[n0 : n0 + m]
-        dbeta += (d @ ones).sum(axis=0)
-        xc = np.subtract(x3[n0 : n0 + m], mu1, out=buf[: len(d)])
-        dxc += _rowdot(d, xc).sum(axis=0)
+    mu64 = mu.astype(np.float64)
+    centre = not _raw_moments_ok(mu64, var.astype(np.float64))
+    if centre:
+        dbeta, dxc = _channel_sums(d3, x3, mu[:, None], buf)  # sum(dout), sum(dout * (x - mu))
+    else:
+        dbeta, dxx = _channel_sums(d3, x3)  # sum(dout), sum(dout * x)
+        dxc = dxx - mu64 * dbeta
     inv_std = inv_std.astype(np.float64)
     dgamma = dxc * inv_std
     k1 = gamma.reshape(C) * inv_std  # float64 coefficients (C,), cast once below
     k2 = -k1 * inv_std * dgamma / M
-    k3 = -k1 * dbeta / M
+    k3 = -k1 * dbeta / M  # the constant of k2 * (x - mu) + k3
+    if not centre:
+        k3 = k3 - k2 * mu64  # ... and of k2 * x + k3
     k1, k2, k3 = (a.astype(dtype)[:, None] for a in (k1, k2, k3))
     dx = np.empty(x3.shape, dtype=dtype)
     for n0 in range(0, N, m):
-        g = dx[n0 : n0 + m]
-        xc = np.subtract(x3[n0 : n0 + m], mu1, out=buf[: len(g)])
-        xc *= k2
-        xc += k3
-        np.multiply(d3[n0 : n0 + m], k1, out=g)
-        g += xc
+        g = np.multiply(d3[n0 : n0 + m], k1, out=dx[n0 : n0 + m])
+        t = buf[: len(g)]
+        if centre:
+            np.subtract(x3[n0 : n0 + m], mu[:, None], out=t)
+            t *= k2
+        else:
+            np.multiply(x3[n0 : n0 + m], k2, out=t)
+        t += k3
+        g += t
     return (dx.reshape(x.shape), dgamma.astype(dtype).reshape(gamma.shape), dbeta.astype(dtype).reshape(gamma.shape))
 
 
