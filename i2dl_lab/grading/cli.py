@@ -17,8 +17,8 @@ def _limits(args):
     from .sandbox import Limits
 
     lim = Limits()
-    if args.timeout is not None:
-        lim.wall_per_exercise = args.timeout
+    if args.timeout is not None:  # the instructor's clock for every exercise, not one derived from the reference
+        lim.wall_per_exercise = lim.exercise_floor = args.timeout
     if args.submission_timeout is not None:
         lim.wall_per_submission = args.submission_timeout
     if args.memory_mb is not None:
@@ -150,7 +150,9 @@ def register(subparsers) -> None:
                    "(default ~/.config/i2dl-lab/grading.key, or $I2DL_GRADING_KEY_FILE)")
     p.add_argument("--spec", default=None, help="grading spec module or .py path (default: the lab's spec)")
     p.add_argument("--source", default=None, help="folder of solution notebooks (for the quiz key)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds of wall clock per exercise (default 10)")
+    p.add_argument("--timeout", type=float, default=None,
+                   help="seconds of wall clock per exercise (default: 1000 times what the reference needs on the "
+                   "same cases, at least 3 and at most 10)")
     p.add_argument("--submission-timeout", type=float, default=None, help="seconds per submission (default 60)")
     p.add_argument("--memory-mb", type=int, default=None, help="address-space limit of the child (default 2048)")
     p.set_defaults(func=_guard(cmd_grade), command="grade")

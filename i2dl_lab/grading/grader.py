@@ -302,7 +302,7 @@ def _clamped(result: GradeResult) -> float:
 
 def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> GradeResult:
     """Grade one submission given as bytes; never raises for anything the submission does."""
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), _thread_cpu()
     result = GradeResult(file=safe_text(name, 1000), sha256=sha256(data), lab=cfg.lab, grader_version=GRADER_VERSION,
                          lab_version=cfg.lab_version)
     try:
@@ -315,15 +315,23 @@ def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> GradeResult:
             result.status, result.message = "rejected", safe_text(exc)
             result.exercises = [replace(_exercise_entry(ex), message=result.message) for ex in exercises]
             return result
-        _Session(sub, exercises, cfg, result).grade()
+        _Session(sub, exercises, cfg, result, t0).grade()
+        t_quiz = time.monotonic()
         if cfg.quiz_key:
             result.exercises.append(_grade_quiz(sub, cfg))
         result.score = _clamped(result)
+        result.timing["score"] = round(result.timing.get("score", 0.0) + time.monotonic() - t_quiz, 6)
     except Exception:  # noqa: BLE001 - a grader bug is recorded for this submission, the batch goes on
         result.status, result.message = "error", "internal grading error:\n" + traceback.format_exc()[-4000:]
     finally:
         result.seconds = round(time.monotonic() - t0, 3)
+        result.timing["grader_cpu"] = round(_thread_cpu() - cpu0, 6)
     return result
+
+
+def _thread_cpu() -> float:
+    """CPU seconds of the calling thread (the grading of one submission runs in one thread)."""
+    return time.clock_gettime(time.CLOCK_THREAD_CPUTIME_ID)
 
 
 class _Session:
@@ -334,14 +342,15 @@ class _Session:
     wall clock.
     """
 
-    def __init__(self, sub, exercises, cfg: LabConfig, result: GradeResult):
-        self.sub, self.cfg, self.result = sub, cfg, result
+    def __init__(self, sub, exercises, cfg: LabConfig, result: GradeResult, t0: float):
+        self.sub, self.cfg, self.result, self.t0 = sub, cfg, result, t0
         self.plan = plan(sub.cells, exercises)
         self.entries = {ex.id: _exercise_entry(ex) for ex in exercises}
         result.notes.extend(self.plan.general)
         result.exercises = list(self.entries.values())
         self.cases: dict[str, list] = {}
         self.expected: dict[str, list] = {}
+        self.seconds: dict[str, float] = {}  # each exercise's wall clock in the child (Limits.exercise_seconds)
         self.to_run = [ex for ex in exercises if self._prepare(ex)]
         self.fn = {ex.id: ex.function for ex in exercises}
         self.got: dict[str, dict[int, CaseOutcome]] = {ex.id: {} for ex in self.to_run}
@@ -364,10 +373,15 @@ class _Session:
         if '"$x"' in json.dumps(self.cases[ex.id]):
             raise ValueError(f"spec bug: the cases of exercise {ex.id!r} hold values that are not plain data "
                              "(numbers, strings, ndarrays, tuples/lists/dicts of them)")
+        t0 = time.perf_counter()
         self.expected[ex.id] = [ex.run(ex.reference, copy.deepcopy(tuple(a))) for a in args_list]
+        self.seconds[ex.id] = self.cfg.limits.exercise_seconds(time.perf_counter() - t0)
         return True
 
     def grade(self) -> None:
+        timing = self.result.timing
+        timing.update(prepare=round(time.monotonic() - self.t0, 6), startup=0.0, children=0.0, cleanup=0.0,
+                      child_cpu=0.0)
         pending = list(self.to_run)
         t_end = time.monotonic() + self.cfg.limits.wall_per_submission
         for _attempt in range(len(self.to_run) + 2):
@@ -383,17 +397,22 @@ class _Session:
             pending = self._round(pending, budget)
         for ex in pending:
             self.charged.setdefault(ex.id, "not run (too many restarts)")
+        t_score = time.monotonic()
         for idx, errs in self.load_errors.items():
             self.result.notes.append(f"cell {idx} raised while being defined: " + "; ".join(errs))
         for ex in self.to_run:
             self._score(ex)
+        timing["score"] = round(time.monotonic() - t_score, 6)
 
     def _round(self, pending: list, budget: float) -> list:
         """One child on the pending exercises; returns those still to run in another child."""
         job = Job(spec=self.cfg.spec, units=[Unit(**u) for u in self.plan.units], skip_cells=list(self.skip_cells),
                   tasks=[Task(ex.id, ex.function, self.cases[ex.id]) for ex in pending])
-        run = run_child(job, self.cfg.limits, budget=budget, hide=self.cfg.hide)
+        run = run_child(job, self.cfg.limits, budget=budget, hide=self.cfg.hide, exercise_seconds=self.seconds)
         res = self.result
+        for key, secs in (("startup", run.startup_seconds), ("children", run.seconds),
+                          ("cleanup", run.cleanup_seconds), ("child_cpu", run.cpu_seconds)):
+            res.timing[key] = round(res.timing[key] + (secs or 0.0), 6)
         if run.output:
             res.output = (res.output + safe_text(run.output, 10 * self.cfg.limits.output_bytes))[
                 -self.cfg.limits.output_bytes:]

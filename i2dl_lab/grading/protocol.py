@@ -290,6 +290,13 @@ class GradeResult:
     student: str | None = None
     submitted_at: str | None = None
     seconds: float = 0.0
+    #: Where ``seconds`` went (for the instructor and the benchmark): ``prepare`` (reading the
+    #: notebook, the static check, drawing the cases, the expected outputs), ``startup``
+    #: (starting and confining each child until it is ready), ``children`` (each child from its
+    #: start until it is gone and cleaned up), ``cleanup`` (from the child's last word until it
+    #: is gone and cleaned up) and ``score`` (comparing and scoring after the children); CPU
+    #: seconds: ``grader_cpu`` (this grading thread) and ``child_cpu`` (the children's processes).
+    timing: dict = field(default_factory=dict)
 
     def exercise(self, ex_id: str) -> ExerciseResult:
         return next(e for e in self.exercises if e.id == ex_id)

@@ -24,6 +24,15 @@ def test_infinite_loop_is_stopped_per_exercise(grade):
     relu_only_lost(r, feedback=msg, message=msg)
 
 
+def test_a_loop_costs_the_clock_its_reference_needs_not_the_cap(grade, cfg):
+    """relu's reference takes microseconds, so its clock is the floor (1 s here), far below the 30 s cap."""
+    r = grade(with_relu("def relu(x):\n    while True:\n        pass\n"),
+              config=_with_limits(cfg, wall_per_exercise=30.0, exercise_floor=1.0))
+    msg = "time limit exceeded in exercise 'relu' (1 s wall clock)"
+    relu_only_lost(r, feedback=msg, message=msg)
+    assert r.seconds < 10, r.seconds
+
+
 def test_loop_ignoring_sigint_and_sigterm_at_definition_time(grade):
     body = ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"

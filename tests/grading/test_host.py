@@ -93,7 +93,7 @@ def test_6_a_flood_on_the_answer_pipe_keeps_the_grader_small(tmp_path, course):
                   "from i2dl_lab.grading.grader import grade_bytes, resolve_lab\n"
                   "from i2dl_lab.grading.sandbox import Limits\n"
                   f"cfg = resolve_lab('97', spec={D.SPEC!r}, source={str(course)!r}, secret=b'x', "
-                  "limits=Limits(wall_per_exercise=20.0))\n"
+                  "limits=Limits(wall_per_exercise=20.0, exercise_floor=20.0))\n"
                   f"r = grade_bytes(open({str(tmp_path / name)!r} + '.ipynb', 'rb').read(), 'x.ipynb', cfg)\n"
                   "print(r.score, r.exercise('relu').message)\n"
                   "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")

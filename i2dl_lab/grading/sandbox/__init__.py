@@ -16,6 +16,7 @@ found and killed.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,9 +40,20 @@ UID_BASE = 1_500_000_000
 
 @dataclass
 class Limits:
-    """Resource limits of one submission's child process."""
+    """Resource limits of one submission's child process.
 
-    wall_per_exercise: float = 10.0      # seconds of wall clock per exercise (and per cell load)
+    An exercise's wall clock is derived from what it needs: ``reference_multiple`` times the
+    seconds its reference took on the same inputs, timed by the grader on the same machine
+    when it computes the expected outputs (so a slower CPU gets proportionally more time),
+    never less than ``exercise_floor`` (start-up effects: a first call, a lazy import) nor
+    more than ``wall_per_exercise``. A cell load and the time between exercises get
+    ``wall_per_exercise``. A looping exercise therefore costs ``exercise_floor`` seconds for
+    a lab of small inputs, not ``wall_per_exercise``.
+    """
+
+    wall_per_exercise: float = 10.0      # seconds of wall clock at most per exercise (and per cell load)
+    exercise_floor: float = 3.0          # seconds of wall clock at least per exercise
+    reference_multiple: float = 1000.0   # an exercise's clock: this many times its reference's seconds
     wall_per_submission: float = 60.0    # seconds of wall clock for the whole submission
     startup: float = 30.0                # seconds to start Python and import NumPy + the spec
     cpu_seconds: int = 60                # RLIMIT_CPU after start-up
@@ -56,6 +68,15 @@ class Limits:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def exercise_seconds(self, reference_seconds: float) -> float:
+        """The wall clock of an exercise whose reference ran ``reference_seconds`` on its cases.
+
+        >>> lim = Limits()
+        >>> lim.exercise_seconds(0.0001), lim.exercise_seconds(0.005), lim.exercise_seconds(2.0)
+        (3.0, 5.0, 10.0)
+        """
+        return min(self.wall_per_exercise, max(self.exercise_floor, self.reference_multiple * reference_seconds))
 
 
 def hideable(paths) -> tuple[list[str], list[str]]:
@@ -107,18 +128,29 @@ def course_paths() -> tuple[str | None, list[str]]:
     return str(root), [*_git_dirs(root), str(root / "i2dl_lab" / "grading" / "specs")]
 
 
-def _imported_roots(job: Job) -> set[str]:
-    """Top-level module names the job's import lines name (``import torch.nn as tnn`` -> ``torch``)."""
-    import ast
+_IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import|import[ \t]+([\w., \t]+))", re.M)
 
+
+def _imported_roots(job: Job) -> set[str]:
+    r"""Top-level module names the job's code imports on any line (``import torch.nn as tnn`` -> ``torch``).
+
+    Lines inside function bodies count too: the fork server preloads the heavy ones, so an
+    import inside a graded function does not spend that exercise's clock. A name that only
+    looks imported (a line in a string) at most preloads a library the server may preload.
+
+    >>> from ..protocol import Unit
+    >>> sorted(_imported_roots(Job(spec={}, units=[Unit("import", None, 1, "import numpy as np, torch.nn as tnn"),
+    ...     Unit("exercise", "a", 2, "def f(x):\n    from scipy.special import expit\n    return expit(x)")],
+    ...     tasks=[])))
+    ['numpy', 'scipy', 'torch']
+    """
     out = set()
     for u in job.units:
-        if u.kind == "import":
-            for stmt in ast.parse(u.source).body:
-                if isinstance(stmt, ast.Import):
-                    out |= {a.name.split(".")[0] for a in stmt.names}
-                elif isinstance(stmt, ast.ImportFrom) and stmt.module:
-                    out.add(stmt.module.split(".")[0])
+        for frm, names in _IMPORT_LINE.findall(u.source):
+            for name in [frm] if frm else names.split(","):
+                root = name.strip().split(" ")[0].split(".")[0]
+                if root.isidentifier():
+                    out.add(root)
     return out
 
 
@@ -160,8 +192,12 @@ def preflight(spec: dict, limits: Limits, hide=()) -> dict:
 
 
 def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,
-              hide=()) -> ChildRun:
-    """Run one child on ``job`` and collect its messages and output."""
+              hide=(), exercise_seconds: dict[str, float] | None = None) -> ChildRun:
+    """Run one child on ``job`` and collect its messages and output.
+
+    ``exercise_seconds``: the wall clock of each task by exercise id (default and most:
+    ``limits.wall_per_exercise``).
+    """
     if not _SWEPT:  # the first child of this process clears what graders killed with -9 left behind
         _SWEPT.append(bool(memory.sweep_stale(tempfile.gettempdir())))
     run = ChildRun()
@@ -186,16 +222,19 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable([*hide, *course])[0],
                   checkout=checkout, cgroup=cgroup)
         child.send_job(replace(job, box=box).to_json())
-        watch(child, r_fd, run, limits, t_start, total, job)
+        watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {})
     finally:
+        t_end = time.monotonic()
         if w_fd >= 0:
             os.close(w_fd)
         os.close(r_fd)
         if child is not None:
             _stop(child, uid)
+            run.cpu_seconds = getattr(child, "cpu_seconds", None)
         if cgroup is not None:
             run.memory_peak = memory.peak(cgroup)
             memory.remove(cgroup)
         shutil.rmtree(base, ignore_errors=True)
         run.seconds = time.monotonic() - t_start
+        run.cleanup_seconds = run.seconds - (t_end - t_start)
     return run

@@ -70,6 +70,7 @@ class Forked:
         self.out_fd, out_w = os.pipe()
         self.server = server
         self.status: int | None = None
+        self.cpu_seconds: float | None = None
         try:
             self.pid = server.fork([in_r, out_w, proto_w], {"env": env, "cwd": cwd, "preload": list(preload)},
                                    timeout=server.startup)
@@ -86,7 +87,7 @@ class Forked:
 
     def wait(self, timeout: float) -> int:
         if self.status is None:
-            self.status = self.server.exit_status(self.pid, timeout)
+            self.status, self.cpu_seconds = self.server.exit_status(self.pid, timeout)
         return self.status
 
     def close(self) -> None:
@@ -113,7 +114,7 @@ class ForkServer:
         theirs.close()
         self.startup = startup
         self.buf = b""
-        self.exits: dict[int, int] = {}
+        self.exits: dict[int, tuple[int, float]] = {}  # pid -> (wait status, CPU seconds of it and what it waited for)
         msg = self._read(startup)
         if msg.get("ready") is not True:
             raise RuntimeError(f"fork server did not start: {msg}")
@@ -135,7 +136,7 @@ class ForkServer:
         while True:
             msg = self._read(timeout)
             if "exit" in msg:
-                self.exits[int(msg["exit"])] = int(msg["status"])
+                self.exits[int(msg["exit"])] = (int(msg["status"]), float(msg["cpu"]))
             if key in msg:
                 return msg
 
@@ -146,7 +147,12 @@ class ForkServer:
         socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
         return int(self._next("pid", timeout)["pid"])
 
-    def exit_status(self, pid: int, timeout: float) -> int:
+    def exit_status(self, pid: int, timeout: float) -> tuple[int, float]:
+        """How the child ``pid`` ended (an exit code, -N for signal N) and the CPU seconds it used.
+
+        The CPU time includes what the child waited for (its PID namespace's processes, when
+        they ended in order), as ``wait4`` reports it.
+        """
         deadline = time.monotonic() + timeout
         while pid not in self.exits:
             left = deadline - time.monotonic()
@@ -156,7 +162,8 @@ class ForkServer:
                 self._next("exit", left)
             except TimeoutError:
                 raise subprocess.TimeoutExpired("forked child", timeout) from None
-        return os.waitstatus_to_exitcode(self.exits.pop(pid))
+        status, cpu = self.exits.pop(pid)
+        return os.waitstatus_to_exitcode(status), cpu
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -225,12 +232,13 @@ def start(spec: dict, limits, workdir: str, cwd: str, proto_w: int, python: str 
 def _report_exits(sock) -> None:
     while True:
         try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
+            pid, status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
-        sock.sendall(json.dumps({"exit": pid, "status": status}).encode() + b"\n")
+        cpu = usage.ru_utime + usage.ru_stime
+        sock.sendall(json.dumps({"exit": pid, "status": status, "cpu": cpu}).encode() + b"\n")
 
 
 def _become_child(sock, fds: list[int], req: dict) -> None:

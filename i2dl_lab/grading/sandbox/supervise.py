@@ -53,6 +53,9 @@ class ChildRun:
     timed_out_in: str | None = None
     started_by: str = ""
     memory_peak: int | None = None   # bytes all its processes held together at most (where a cgroup measured it)
+    startup_seconds: float | None = None  # from the start until the child was confined and said Ready
+    cleanup_seconds: float = 0.0     # from the child's last word until it was gone and cleaned up
+    cpu_seconds: float | None = None  # CPU time of the child's processes (where the fork server measured it)
 
 
 def _uid_pids(uid: int) -> list[int]:
@@ -196,14 +199,17 @@ def _phase(msg: Message) -> str | None:
 class _Watch:
     """State of one supervision: the buffers, the phase and its deadline."""
 
-    def __init__(self, child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job):
+    def __init__(self, child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job,
+                 exercise_seconds: dict[str, float]):
         self.child, self.r_fd, self.run, self.limits = child, r_fd, run, limits
         self.expected = Expected(job)
+        self.exercise_seconds = exercise_seconds
         self.t_start, self.total = t_start, total
         self.out = bytearray()
         self.buf = bytearray()
         self.proto_total = 0
         self.phase, self.phase_deadline = "startup", t_start + limits.startup
+        self.phase_seconds = limits.startup
         self.done = False
 
     def timeout(self) -> None:
@@ -212,7 +218,7 @@ class _Watch:
         if self.t_start + self.total <= self.phase_deadline:
             run.detail = f"time limit exceeded: the submission's {lim.wall_per_submission:g} s wall clock ran out"
         else:
-            run.detail = f"time limit exceeded in {self.phase} ({lim.wall_per_exercise:g} s wall clock)"
+            run.detail = f"time limit exceeded in {self.phase} ({self.phase_seconds:g} s wall clock)"
 
     def take_output(self, data: bytes) -> None:
         room = self.limits.output_bytes - len(self.out)
@@ -249,9 +255,13 @@ class _Watch:
         if not self.expected.accept(msg):
             return self.violation(f"the process sent a {msg.kind!r} message out of order (a forged answer?)")
         self.run.messages.append(msg)
+        if isinstance(msg, Ready):
+            self.run.startup_seconds = time.monotonic() - self.t_start
         phase = _phase(msg)
         if phase is not None:
-            self.phase, self.phase_deadline = phase, time.monotonic() + self.limits.wall_per_exercise
+            cap = self.limits.wall_per_exercise
+            seconds = min(cap, self.exercise_seconds.get(msg.ex, cap)) if isinstance(msg, Start) else cap
+            self.phase, self.phase_deadline, self.phase_seconds = phase, time.monotonic() + seconds, seconds
         self.done = isinstance(msg, Done)
         return True
 
@@ -313,9 +323,13 @@ class _Watch:
         run.detail = describe_exit(rc, self.limits)
 
 
-def watch(child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job) -> None:
-    """Supervise ``child`` running ``job`` until it is done or must be stopped; fills ``run``."""
-    w = _Watch(child, r_fd, run, limits, t_start, total, job)
+def watch(child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job,
+          exercise_seconds: dict[str, float] | None = None) -> None:
+    """Supervise ``child`` running ``job`` until it is done or must be stopped; fills ``run``.
+
+    ``exercise_seconds``: each task's wall clock by exercise id (at most ``limits.wall_per_exercise``).
+    """
+    w = _Watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {})
     finished = w.loop()
     run.output = w.out.decode("utf-8", "replace")
     if not finished:
