@@ -173,6 +173,20 @@ def test_layernorm_gradients_and_torch_agreement(rng, shape):
         assert_close(ours, theirs)
 
 
+@pytest.mark.parametrize("offset", [0.0, 100.0])  # x - mean itself costs float32 ~offset * 3e-8
+def test_layernorm_float32_stays_float32_and_matches_float64(rng, offset):
+    x = offset + rng.standard_normal((300, 2, 24))  # more rows than one chunk of the library's loop
+    gamma, beta, dout = 1 + 0.2 * rng.standard_normal(24), rng.standard_normal(24), rng.standard_normal(x.shape)
+    x, gamma, beta, dout = (a.astype(np.float32) for a in (x, gamma, beta, dout))
+    out32, cache32 = F.layernorm_forward(x, gamma, beta, {})
+    out64, cache64 = F.layernorm_forward(x.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64), {})
+    ours = (out32, *F.layernorm_backward(dout, cache32))
+    exact = (out64, *F.layernorm_backward(dout.astype(np.float64), cache64))
+    for a, b in zip(ours, exact):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=0, atol=3e-5 * np.abs(b).max())
+
+
 def test_layernorm_errors(rng):
     with pytest.raises(ValueError, match=r"gamma must have 5 entries"):
         F.layernorm_forward(rng.standard_normal((2, 5)), np.ones(4), np.zeros(5), {})

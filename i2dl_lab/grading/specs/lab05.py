@@ -38,7 +38,13 @@ def reference_layernorm_forward(x, gamma, beta, ln_param):
 
 
 def reference_layernorm_backward(dout, cache):
-    return F.layernorm_backward(dout, cache)
+    """Layer-norm backward for the lab's cache ``(x_hat, inv_std, gamma)``.
+
+    The library's cache is ``(x, mean, inv_std, gamma)``; ``x = x_hat / inv_std`` with mean 0
+    normalises back to ``x_hat``.
+    """
+    x_hat, inv_std, gamma = cache
+    return F.layernorm_backward(dout, (x_hat / inv_std, np.zeros_like(inv_std), inv_std, gamma))
 
 
 def reference_dropout_forward(x, dropout_param):

@@ -425,7 +425,10 @@ def layernorm_forward(x, gamma, beta, ln_param):
         ln_param: dict, optional ``'eps'`` (default 1e-5).
 
     Returns:
-        out: shape of ``x``; cache for :func:`layernorm_backward`.
+        out: shape of ``x``; cache ``(x, mean, inv_std, gamma)`` for :func:`layernorm_backward`,
+        with ``mean`` and ``inv_std`` of shape ``(..., 1)``. Like torch, the cache keeps the
+        input (which exists anyway) and two numbers per row, not ``xhat``: a second array of
+        the input's size would be held from the forward to the backward pass.
 
     Example:
         >>> out, _ = layernorm_forward(np.array([[1.0, 3.0]]), np.ones(2), np.zeros(2), {})
@@ -444,21 +447,24 @@ def layernorm_forward(x, gamma, beta, ln_param):
     x2 = x.reshape(-1, D)  # (R, D): every leading index is one row
     dtype = np.result_type(x, gamma, beta)
     g, b = gamma.reshape(D).astype(dtype, copy=False), beta.reshape(D).astype(dtype, copy=False)
-    xhat = np.empty(x2.shape, dtype=dtype)
     out = np.empty(x2.shape, dtype=dtype)
+    mean = np.empty((len(x2), 1), dtype=dtype)
     inv_std = np.empty((len(x2), 1), dtype=dtype)
     mean_w = np.full(D, 1.0 / D, dtype=dtype)
     # Chunks of rows small enough that each one's passes run in the L2 cache; row sums and
-    # dot products go through BLAS (matrix-vector products, one read each).
+    # dot products go through BLAS (matrix-vector products, one read each). The output
+    # buffer holds x - mean first, so no other array of x's size is written.
     for r in _row_chunks(x2):
-        xr, xh = x2[r], xhat[r]
-        np.subtract(xr, (xr @ mean_w)[:, None], out=xh)  # x - mean
-        var = _rowdot(xh, xh) / D
+        xr, o = x2[r], out[r]
+        np.matmul(xr, mean_w, out=mean[r, 0])
+        np.subtract(xr, mean[r], out=o)  # x - mean
+        var = _rowdot(o, o) / D
         inv_std[r, 0] = 1.0 / np.sqrt(var + eps)
-        xh *= inv_std[r]
-        np.multiply(xh, g, out=out[r])
-        out[r] += b
-    return out.reshape(x.shape), (xhat.reshape(x.shape), inv_std.reshape(x.shape[:-1] + (1,)), gamma)
+        o *= inv_std[r]  # xhat
+        o *= g
+        o += b
+    lead = x.shape[:-1] + (1,)
+    return out.reshape(x.shape), (x, mean.reshape(lead), inv_std.reshape(lead), gamma)
 
 
 def _rows_per_chunk(x2, chunk_bytes: int = 1 << 18) -> int:
@@ -475,37 +481,47 @@ def layernorm_backward(dout, cache):
     """Backward pass of :func:`layernorm_forward`.
 
     ``dx = (1/std) * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` per row, with
-    ``dxhat = dout * gamma``; the two row means are matrix-vector products with ``gamma``.
+    ``dxhat = dout * gamma`` and ``xhat = (x - mean) / std`` recomputed chunk by chunk from the
+    cache; the row means and the column sums for ``dgamma``, ``dbeta`` are matrix-vector
+    products.
+
+    Args:
+        dout: upstream gradient, shape of x.
+        cache: ``(x, mean, inv_std, gamma)`` from :func:`layernorm_forward`.
 
     Returns:
         dx (shape of x), dgamma ``(D,)``, dbeta ``(D,)`` (summed over every leading axis).
     """
-    xhat, inv_std, gamma = cache
+    x, mean, inv_std, gamma = cache
     dout = np.asarray(dout)
-    if dout.shape != xhat.shape:
-        raise ValueError(f"dout must have the shape of x {xhat.shape}, got {dout.shape}")
-    D = xhat.shape[-1]
-    dtype = np.result_type(xhat, dout)
-    x2, d2, inv2 = xhat.reshape(-1, D), dout.reshape(-1, D), inv_std.reshape(-1, 1)
+    if dout.shape != x.shape:
+        raise ValueError(f"dout must have the shape of x {x.shape}, got {dout.shape}")
+    D = x.shape[-1]
+    dtype = np.result_type(x, dout, gamma)
+    x2, d2 = x.reshape(-1, D), dout.reshape(-1, D)
+    mean2, inv2 = mean.reshape(-1, 1), inv_std.reshape(-1, 1)
     g = gamma.reshape(D).astype(dtype, copy=False)
     dx = np.empty(x2.shape, dtype=dtype)
     dgamma = np.zeros(D, dtype=dtype)
     dbeta = np.zeros(D, dtype=dtype)
-    tmp = np.empty((min(len(x2), _rows_per_chunk(x2)), D), dtype=dtype)
+    rows = min(len(x2), _rows_per_chunk(x2))
+    xc_buf, p_buf = np.empty((rows, D), dtype=dtype), np.empty((rows, D), dtype=dtype)
+    ones = np.ones(rows, dtype=dtype)
     for r in _row_chunks(x2):
-        xh, d, out = x2[r], d2[r], dx[r]
-        t = np.multiply(d, xh, out=tmp[: len(xh)])  # dout * xhat
-        ones = np.ones(len(xh), dtype=dtype)
-        dbeta += ones @ d
-        dgamma += ones @ t
-        s1 = (d @ g) / D  # mean of dxhat over the row
-        s2 = (t @ g) / D  # mean of dxhat * xhat
+        d, out, inv = d2[r], dx[r], inv2[r]
+        n = len(d)
+        xc = np.subtract(x2[r], mean2[r], out=xc_buf[:n])  # x - mean (xhat = xc * inv)
+        p = np.multiply(d, xc, out=p_buf[:n])  # dout * xc
+        dbeta += ones[:n] @ d
+        dgamma += inv[:, 0] @ p  # sum over rows of dout * xhat
+        s1 = (d @ g)[:, None] / D  # mean of dxhat over the row
+        s2 = (p @ g)[:, None] * (inv / D)  # mean of dxhat * xhat
         np.multiply(d, g, out=out)  # dxhat
-        out -= s1[:, None]
-        np.multiply(xh, s2[:, None], out=t)
-        out -= t
-        out *= inv2[r]
-    return dx.reshape(xhat.shape), dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
+        out -= s1
+        xc *= inv * s2  # xhat * mean(dxhat * xhat)
+        out -= xc
+        out *= inv
+    return dx.reshape(x.shape), dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)
 
 
 def groupnorm_forward(x, gamma, beta, G, gn_param):
