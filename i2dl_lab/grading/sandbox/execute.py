@@ -144,13 +144,21 @@ def run_tasks(job: Job, ns: dict, drivers: dict, chan: Channel) -> None:
         chan.send(End(task.id))
 
 
-def main(proto_fd: int, parent: int | None = None) -> None:
+def main(proto_fd: int, parent: int | None = None, prepared: tuple | None = None) -> None:
+    """The child: read the job, remove the references, confine, define the cells, run the tasks.
+
+    ``prepared``: ``(spec locator, drivers, modules that defined the references)`` when a fork
+    server loaded that spec and removed its references before forking this process.
+    """
     confine.die_with_parent(parent)
     job = Job.from_json(sys.stdin.buffer.read(MAX_JOB_BYTES))
     null = os.open(os.devnull, os.O_RDONLY)
     os.dup2(null, 0)
     chan = Channel(proto_fd)
-    drivers, defined_in = references.remove_references(load_spec(job.spec))
+    if prepared is not None and prepared[0] == job.spec:
+        drivers, defined_in = prepared[1], prepared[2]
+    else:
+        drivers, defined_in = references.remove_references(load_spec(job.spec))
     try:
         report = confine.apply(job.box, references.files_to_hide(defined_in))
     except (confine.ConfinementError, OSError) as exc:  # refuse: no student code runs half confined

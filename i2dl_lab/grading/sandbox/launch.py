@@ -241,8 +241,11 @@ def _report_exits(sock) -> None:
         sock.sendall(json.dumps({"exit": pid, "status": status, "cpu": cpu}).encode() + b"\n")
 
 
-def _become_child(sock, fds: list[int], req: dict) -> None:
-    """In the forked process: drop the server's socket, take the pipes, run the child."""
+def _become_child(sock, fds: list[int], req: dict, prepared) -> None:
+    """In the forked process: drop the server's socket, take the pipes, run the child.
+
+    ``prepared``: the spec the server loaded, with its references already removed.
+    """
     import signal
 
     from .execute import main
@@ -263,13 +266,17 @@ def _become_child(sock, fds: list[int], req: dict) -> None:
         os.environ.clear()
         os.environ.update(req["env"])
         os.chdir(req["cwd"])
-        main(proto, req["server"])
+        main(proto, req["server"], prepared)
     finally:
         os._exit(70)
 
 
 def serve(sock_fd: int, spec_locator: dict) -> None:
-    """The fork server's loop: preload, then fork one child per request; report each exit at once."""
+    """The fork server's loop: preload, then fork one child per request; report each exit at once.
+
+    The references are removed here, once, as each child would remove them before any
+    student code (:mod:`.references`): every child forks with them unreachable already.
+    """
     import signal
     import socket
 
@@ -278,10 +285,12 @@ def serve(sock_fd: int, spec_locator: dict) -> None:
     from .. import wire  # noqa: F401
     from .confine import die_with_parent
     from .execute import load_spec
+    from .references import remove_references
 
     die_with_parent(int(os.environ.get("I2DL_GRADER_PID", "0")) or None)
     sock = socket.socket(fileno=sock_fd)
-    load_spec(spec_locator)
+    drivers, defined_in = remove_references(load_spec(spec_locator))
+    prepared = (spec_locator, drivers, defined_in)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)  # a child's exit wakes the select below: no polling clock
@@ -303,7 +312,7 @@ def serve(sock_fd: int, spec_locator: dict) -> None:
         server = os.getpid()
         pid = os.fork()
         if pid == 0:
-            _become_child(sock, fds, dict(req, server=server))
+            _become_child(sock, fds, dict(req, server=server), prepared)
         for fd in fds:
             os.close(fd)
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
