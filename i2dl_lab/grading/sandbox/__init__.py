@@ -154,19 +154,57 @@ def _imported_roots(job: Job) -> set[str]:
     return out
 
 
-def _stop(child, uid: int | None) -> None:
-    """Kill the child's process group, reap it, and, as root, whatever its uid still runs."""
-    try:
-        os.killpg(child.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        child.wait(10)
-    except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed processes do go away
-        pass
-    if uid is not None:
+#: Seconds a child that said ``Done`` gets to end by itself before it is killed. It ends at
+#: once (``os._exit`` right after ``Done``); waiting for that instead of killing it means its
+#: PID namespace is gone when its exit is reported (process 1 ends last), so nothing is left.
+EXIT_AFTER_DONE = 2.0
+
+
+def _stop(child, uid: int | None, cgroup: str | None, done: bool) -> None:
+    """End the child and everything it started: let a finished child exit, kill the rest.
+
+    A child that said ``Done`` is waited for (its exit is an event from the fork server, no
+    clock); any other, or one that does not exit in :data:`EXIT_AFTER_DONE` seconds, loses
+    its process group to ``SIGKILL``. As root, whatever its unique uid still runs is killed
+    too, unless its memory cgroup, which holds every process it started, is already empty.
+    """
+    exited = False
+    if done:
+        try:
+            child.wait(EXIT_AFTER_DONE)
+            exited = True
+        except subprocess.TimeoutExpired:
+            pass
+    if not exited:
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILLed processes do go away
+            pass
+    if uid is not None and not (cgroup is not None and memory.empty(cgroup)):
         kill_uid(uid)
     child.close()
+
+
+def _remove_soon(path: str):
+    """Start removing the child's temp folder in a thread; returns the future to wait on.
+
+    On a disk mounted with ``discard`` one ``rmdir`` waits milliseconds for the journal, so
+    the removal starts as early as it may and runs while the child works; ``run_child``
+    waits for it before returning (nothing is left behind when it returns).
+    """
+    global _REMOVER
+    if _REMOVER is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _REMOVER = ThreadPoolExecutor(1, thread_name_prefix="i2dl-grading-cleanup")
+    return _REMOVER.submit(shutil.rmtree, path, True)
+
+
+_REMOVER = None
 
 
 _SWEPT: list[bool] = []
@@ -209,6 +247,7 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
     os.mkdir(work, 0o700)
     r_fd, w_fd = os.pipe()
     child = uid = None
+    removing: list = []
     cgroup = memory.create(limits.memory_bytes)
     try:
         child = start(job.spec, limits, work, base, w_fd, python, preload=_imported_roots(job))
@@ -222,19 +261,22 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable([*hide, *course])[0],
                   checkout=checkout, cgroup=cgroup)
         child.send_job(replace(job, box=box).to_json())
-        watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {})
+        # With a private /tmp the confined child works in its own tmpfs and cannot see this folder
+        # once it is ready: remove it then, while the child works.
+        on_ready = (lambda: removing.append(_remove_soon(base))) if limits.private_tmp else None
+        watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {}, on_ready)
     finally:
         t_end = time.monotonic()
         if w_fd >= 0:
             os.close(w_fd)
         os.close(r_fd)
         if child is not None:
-            _stop(child, uid)
+            _stop(child, uid, cgroup, done=run.ended == "done")
             run.cpu_seconds = getattr(child, "cpu_seconds", None)
         if cgroup is not None:
             run.memory_peak = memory.peak(cgroup)
             memory.remove(cgroup)
-        shutil.rmtree(base, ignore_errors=True)
+        (removing or [_remove_soon(base)])[0].result()
         run.seconds = time.monotonic() - t_start
         run.cleanup_seconds = run.seconds - (t_end - t_start)
     return run

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import glob
 import os
+import select
 import shutil
 import signal
 import time
@@ -74,14 +75,42 @@ def peak(path: str) -> int | None:
     return _read_int(os.path.join(path, "memory.peak")) or _read_int(os.path.join(path, "memory.max_usage_in_bytes"))
 
 
-def remove(path: str) -> None:
-    """Kill what is left in the cgroup and remove it."""
-    for _ in range(50):
+def _procs(path: str) -> list[int]:
+    try:
+        with open(os.path.join(path, "cgroup.procs")) as fh:
+            return [int(p) for p in fh.read().split()]
+    except OSError:
+        return []
+
+
+def empty(path: str) -> bool:
+    """Whether no process is left in the cgroup."""
+    return not _procs(path)
+
+
+def wait_gone(pids: list[int], timeout: float) -> None:
+    """Block until each of ``pids`` has exited (its pidfd becomes readable), at most ``timeout`` seconds."""
+    fds = []
+    for pid in pids:
         try:
-            with open(os.path.join(path, "cgroup.procs")) as fh:
-                pids = [int(p) for p in fh.read().split()]
-        except OSError:
-            pids = []
+            fds.append(os.pidfd_open(pid))
+        except (OSError, AttributeError):
+            continue
+    try:
+        deadline = time.monotonic() + timeout
+        pending = list(fds)
+        while pending and time.monotonic() < deadline:
+            ready = select.select(pending, [], [], deadline - time.monotonic())[0]
+            pending = [fd for fd in pending if fd not in ready]
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def remove(path: str) -> None:
+    """Kill what is left in the cgroup, wait for it to exit (on pidfds, not a clock), remove the cgroup."""
+    for _ in range(50):
+        pids = _procs(path)
         if not pids:
             break
         if not write_text(os.path.join(path, "cgroup.kill"), "1"):
@@ -90,7 +119,7 @@ def remove(path: str) -> None:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        time.sleep(0.01)
+        wait_gone(pids, 0.2)
     try:
         os.rmdir(path)
     except OSError:
@@ -107,19 +136,25 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def paths_of(tempdir: str, owner: int | None = None) -> list[str]:
+    """The temp folders (in ``tempdir``) and cgroups of the grader ``owner`` (None: of every grader)."""
+    out = []
+    for base in (_v2_base(), _V1 if os.path.isdir(_V1) else None, tempdir):
+        if base is not None:
+            out += glob.glob(os.path.join(base, f"{PREFIX}{'' if owner is None else f'{owner}-'}*"))
+    return out
+
+
 def sweep_stale(tempdir: str) -> int:
     """Remove temp folders and cgroups left by graders that died (``kill -9``); returns how many."""
     n = 0
-    for base in (_v2_base(), _V1 if os.path.isdir(_V1) else None, tempdir):
-        if base is None:
+    for path in paths_of(tempdir):
+        owner = os.path.basename(path)[len(PREFIX):].split("-")[0]
+        if not owner.isdigit() or _alive(int(owner)):
             continue
-        for path in glob.glob(os.path.join(base, PREFIX + "*")):
-            owner = os.path.basename(path)[len(PREFIX):].split("-")[0]
-            if not owner.isdigit() or _alive(int(owner)):
-                continue
-            if base == tempdir:
-                shutil.rmtree(path, ignore_errors=True)
-            else:
-                remove(path)
-            n += 1
+        if os.path.dirname(path) == os.path.normpath(tempdir):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            remove(path)
+        n += 1
     return n

@@ -31,6 +31,7 @@ from ..protocol import (
     Start,
     decode_message,
 )
+from .memory import wait_gone
 
 #: Longest message the child may send (bytes of one JSON line); a case's output is one message.
 MAX_MESSAGE_BYTES = 16 * 2**20
@@ -78,25 +79,6 @@ def _uid_pids(uid: int) -> list[int]:
     return pids
 
 
-def _wait_gone(pids: list[int], timeout: float) -> None:
-    """Block until each of ``pids`` has exited (its pidfd becomes readable), at most ``timeout`` seconds."""
-    fds = []
-    for pid in pids:
-        try:
-            fds.append(os.pidfd_open(pid))
-        except (OSError, AttributeError):
-            continue
-    try:
-        deadline = time.monotonic() + timeout
-        pending = list(fds)
-        while pending and time.monotonic() < deadline:
-            ready = select.select(pending, [], [], deadline - time.monotonic())[0]
-            pending = [fd for fd in pending if fd not in ready]
-    finally:
-        for fd in fds:
-            os.close(fd)
-
-
 def kill_uid(uid: int) -> None:
     """SIGKILL every process owned by ``uid``, including any that left the process group.
 
@@ -117,7 +99,7 @@ def kill_uid(uid: int) -> None:
             finally:
                 os._exit(0)
         os.waitpid(pid, 0)
-        _wait_gone(pids, 1.0)
+        wait_gone(pids, 1.0)
 
 
 def _signal_name(n: int) -> str:
@@ -200,8 +182,9 @@ class _Watch:
     """State of one supervision: the buffers, the phase and its deadline."""
 
     def __init__(self, child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job,
-                 exercise_seconds: dict[str, float]):
+                 exercise_seconds: dict[str, float], on_ready=None):
         self.child, self.r_fd, self.run, self.limits = child, r_fd, run, limits
+        self.on_ready = on_ready
         self.expected = Expected(job)
         self.exercise_seconds = exercise_seconds
         self.t_start, self.total = t_start, total
@@ -257,6 +240,8 @@ class _Watch:
         self.run.messages.append(msg)
         if isinstance(msg, Ready):
             self.run.startup_seconds = time.monotonic() - self.t_start
+            if self.on_ready is not None:
+                self.on_ready()
         phase = _phase(msg)
         if phase is not None:
             cap = self.limits.wall_per_exercise
@@ -324,12 +309,13 @@ class _Watch:
 
 
 def watch(child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job,
-          exercise_seconds: dict[str, float] | None = None) -> None:
+          exercise_seconds: dict[str, float] | None = None, on_ready=None) -> None:
     """Supervise ``child`` running ``job`` until it is done or must be stopped; fills ``run``.
 
     ``exercise_seconds``: each task's wall clock by exercise id (at most ``limits.wall_per_exercise``).
+    ``on_ready``: called once when the child says it is confined (``Ready``).
     """
-    w = _Watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {})
+    w = _Watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {}, on_ready)
     finished = w.loop()
     run.output = w.out.decode("utf-8", "replace")
     if not finished:
