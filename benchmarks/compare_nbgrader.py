@@ -4,29 +4,39 @@ The class is ``bench_grading.make_class``'s (40 submissions: correct, partly don
 errors, a corrupt file, an empty notebook, one exercise that loops forever). Both graders get
 the same files and run the same checks from ``i2dl_lab/grading/specs/lab03.py``:
 
-* this grader: ``i2dl-lab grade 03 SUBS --jobs 1`` (exercise cells only, in its sandbox);
+* this grader: ``i2dl-lab grade 03 SUBS --jobs 1`` (exercise cells and the import lines they
+  use, in its sandbox), run before and after nbgrader so a change in the load shows;
 * nbgrader: the solution notebook becomes an nbgrader course (``source/``, ``release/`` made by
   ``nbgrader generate_assignment``, ``submitted/<student>/lab03/``). Each exercise cell is an
-  nbgrader solution cell followed by an autograded test cell worth the exercise's points,
-  whose hidden part runs the spec's cases through the spec's driver and comparison and ends
-  with ``points * passed / cases`` (nbgrader's partial credit); the quiz gets one test cell
-  scoring ``ANSWERS`` with the exam rules. ``nbgrader autograde`` runs every notebook top to
-  bottom in a Jupyter kernel of this interpreter, with a per-cell timeout equal to this
-  grader's per-exercise limit (nbgrader's default is 30 s).
+  nbgrader answer cell followed by an autograded test cell worth the exercise's points, whose
+  hidden part runs the spec's cases through the spec's driver and comparison and ends with
+  ``points * passed / cases`` (nbgrader's partial credit); the quiz gets one test cell scoring
+  ``ANSWERS`` with the exam rules. Each submission is the student's notebook with nbgrader's
+  released metadata and test cells added. ``nbgrader autograde`` runs it top to bottom in a
+  Jupyter kernel of this interpreter, with a per-cell timeout equal to this grader's
+  per-exercise limit (nbgrader's default is 30 s): once on the whole notebooks (what nbgrader
+  does) and once on notebooks cut to the cells this grader runs (nbgrader's best case).
+
+Printed: points per student from both, the wall and CPU time of each command (CPU from a cgroup
+the command starts in, so killed processes count too), where the time went (student code for
+this grader; test cells, other cells and the rest for nbgrader), per-submission medians
+without the submissions that hit a time limit, the load average and the thread settings.
 
 Where the two differ by design, and how the comparison treats it:
 
 * hidden inputs: nbgrader's test cells hold one fixed draw for the whole class; this grader
   draws per submission (secret + notebook hash). Points agree only where an answer is right or
   wrong whatever the inputs, which is what a grader should measure; nothing is matched up.
-* nbgrader gives a test cell 0 on any stderr output (a warning included) and full marks on a
-  negative partial credit, so the quiz cell floors its score at 0 (this grader floors the
-  submission's total, not the quiz).
+* nbgrader gives a test cell 0 on any stderr output (a warning from the student's code
+  included) and full marks on a negative partial credit, so the quiz cell floors its score at
+  0 (this grader floors the submission's total, not the quiz; no student here goes negative).
+* nbgrader runs every cell, so a looping function costs a timeout in every cell that calls it,
+  graded or not (ten cells in lab 03); this grader, in each exercise that calls it (three).
 * a file nbgrader cannot read records no grades; it counts as 0 points here, as this grader's
   "rejected" does, and both statuses are printed.
 
     .venv/bin/python benchmarks/compare_nbgrader.py --install    # once: nbgrader 0.9.6 into .cache/ (PyPI)
-    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/compare_nbgrader.py [--n 40] [--keep DIR]
+    .venv/bin/python benchmarks/compare_nbgrader.py [--n 40] [--notebooks whole|graded|both] [--keep DIR]
 
 Exits 1 when any student's points differ between the two graders.
 """
@@ -190,14 +200,65 @@ def install(venv: Path) -> None:
     subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", NBGRADER], check=True)
 
 
-def timed(cmd: list[str], **kw) -> tuple[subprocess.CompletedProcess, float, float]:
-    """Run ``cmd``; returns the process, its wall seconds and the CPU seconds of its whole process tree."""
+def _cpu_group() -> tuple[Path, str] | None:
+    """A fresh CPU-accounting cgroup (v2, else v1 cpuacct) and its usage file, or None where none can be made."""
+    for base, usage in ((Path("/sys/fs/cgroup"), "cpu.stat"), (Path("/sys/fs/cgroup/cpuacct"), "cpuacct.usage")):
+        if (base / usage).exists():
+            group = base / f"i2dl-compare-nbgrader-{os.getpid()}-{time.monotonic_ns()}"
+            try:
+                group.mkdir()
+            except OSError:
+                continue
+            return group, usage
+    return None
+
+
+def _cpu_seconds(group: Path, usage: str) -> float:
+    text = (group / usage).read_text()
+    if usage == "cpu.stat":
+        return int(next(ln.split()[1] for ln in text.splitlines() if ln.startswith("usage_usec"))) / 1e6
+    return int(text) / 1e9
+
+
+def timed(cmd: list[str], **kw) -> tuple[subprocess.CompletedProcess, float, float, str]:
+    """Run ``cmd``; returns the process, its wall seconds, its CPU seconds and how they were counted.
+
+    The command starts in a cgroup of its own, so the CPU of every process it starts counts,
+    killed ones included. Without cgroups, ``RUSAGE_CHILDREN`` counts only processes that were
+    waited for (a sandbox child killed inside its own PID namespace may be missed).
+    """
+    cg = _cpu_group()
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    join = (lambda: (cg[0] / "cgroup.procs").write_text("0")) if cg else None
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=join, **kw)
     wall = time.perf_counter() - t0
+    if cg:
+        cpu, how = _cpu_seconds(*cg), "cgroup"
+        try:
+            cg[0].rmdir()
+        except OSError:
+            print(f"note: processes of {cmd[0]} outlived it in {cg[0]}", file=sys.stderr)
+        return proc, wall, cpu, how
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return proc, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), "rusage"
+
+
+def _cell_seconds(path: Path) -> tuple[float, float]:
+    """Seconds an autograded notebook's test cells and its other cells ran (nbclient's timing metadata)."""
+    from datetime import datetime
+
+    tests = other = 0.0
+    for c in json.loads(path.read_text()).get("cells", []):
+        ex = (c.get("metadata") or {}).get("execution") or {}
+        if "iopub.execute_input" in ex and "shell.execute_reply" in ex:
+            secs = (datetime.fromisoformat(ex["shell.execute_reply"].replace("Z", "+00:00"))
+                    - datetime.fromisoformat(ex["iopub.execute_input"].replace("Z", "+00:00"))).total_seconds()
+            if ((c.get("metadata") or {}).get("nbgrader") or {}).get("grade"):
+                tests += secs
+            else:
+                other += secs
+    return tests, other
 
 
 def nbgrader_env(venv: Path, course: Path) -> dict:
@@ -274,34 +335,47 @@ print(json.dumps(out))
 def run_nbgrader(venv: Path, course: Path, students: list[str]) -> dict:
     """``nbgrader autograde`` on the course, timed; per student its points per test cell, or ``None`` if it failed."""
     env = nbgrader_env(venv, course)
-    proc, wall, cpu = timed(["nbgrader", "autograde", ASSIGNMENT], cwd=course, env=env)
+    start = time.time()
+    proc, wall, cpu, how = timed(["nbgrader", "autograde", ASSIGNMENT], cwd=course, env=env)
     (course / "autograde.log").write_text(proc.stdout + proc.stderr)
     read = subprocess.run([str(venv / "bin" / "python"), "-c", _READ_GRADES, f"sqlite:///{course / 'gradebook.db'}",
                            ASSIGNMENT, *students], capture_output=True, text=True, env=env, check=True)
     grades = json.loads(read.stdout)
-    done = {p.parent.parent.name: p.stat().st_mtime for p in (course / "autograded").glob(f"*/{ASSIGNMENT}/*.ipynb")}
-    stamps = sorted(done.values())
+    done = {p.parent.parent.name: p for p in (course / "autograded").glob(f"*/{ASSIGNMENT}/*.ipynb")}
+    # nbgrader goes through the students in order and writes each autograded notebook when it is done
+    # with it: the time since the previous one is that submission's (a failed one's goes to the next)
+    order = sorted(done, key=lambda s: done[s].stat().st_mtime)
+    stamps = [start] + [done[s].stat().st_mtime for s in order]
+    seconds = {s: b - a for s, a, b in zip(order, stamps, stamps[1:])}
+    cells = [_cell_seconds(p) for p in done.values()]
     # a submission nbgrader could not process leaves no autograded notebook (its gradebook rows, if any, read 0)
     points = {s: grades.get(s) if s in done else None for s in students}
-    return {"wall": wall, "cpu": cpu, "rc": proc.returncode, "points": points,
-            "gaps": [b - a for a, b in zip(stamps, stamps[1:])]}
+    return {"wall": wall, "cpu": cpu, "cpu_how": how, "rc": proc.returncode, "points": points, "seconds": seconds,
+            "test_cells": sum(t for t, _ in cells), "other_cells": sum(o for _, o in cells)}
 
 
-def our_points(db: Path) -> dict[str, dict]:
+def our_points(db: Path) -> tuple[dict[str, dict], dict[str, object]]:
+    """Per student the gradebook row (points per exercise) and the full result (times)."""
     from i2dl_lab.grading.gradebook import Gradebook
 
     with Gradebook(db) as book:
-        return {r["student"]: r for r in book.latest(LAB)}
+        rows = {r["student"]: r for r in book.latest(LAB)}
+        results = {r["student"]: book.result(r["lab"], r["sha256"], r["student"]) for r in rows.values()}
+    return rows, results
 
 
 def run_ours(subs: Path, db: Path, key_file: Path) -> dict:
     """``i2dl-lab grade 03 SUBS --jobs 1``, timed; per student its gradebook row."""
     cli = Path(sys.executable).parent / "i2dl-lab"
-    proc, wall, cpu = timed([str(cli), "grade", LAB, str(subs), "--db", str(db), "--key-file", str(key_file),
-                             "--jobs", "1", "--source", str(REPO / "labs")], cwd=REPO)
+    proc, wall, cpu, how = timed([str(cli), "grade", LAB, str(subs), "--db", str(db), "--key-file", str(key_file),
+                                  "--jobs", "1", "--source", str(REPO / "labs")], cwd=REPO)
     if proc.returncode != 0:
         raise SystemExit(f"i2dl-lab grade failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return {"wall": wall, "cpu": cpu, "rows": our_points(db)}
+    rows, results = our_points(db)
+    student_code = sum(c.seconds or 0.0 for r in results.values() for e in r.exercises for c in e.cases)
+    timed_out = {s for s, r in results.items() if any("time limit" in (e.message or "") for e in r.exercises)}
+    return {"wall": wall, "cpu": cpu, "cpu_how": how, "rows": rows, "student_code": student_code,
+            "seconds": {s: r.seconds for s, r in results.items()}, "timed_out": timed_out}
 
 
 def compare(students: list[str], ours: dict, theirs: dict) -> list[str]:
@@ -385,14 +459,26 @@ def main() -> None:
         print(f"nbgrader on {what} (autograde exit code {theirs[m]['rc']}) vs this grader:")
         differ[m] = compare(students, ours[0], theirs[m])
     walls = [o["wall"] for o in ours]
-    print(f"this grader, --jobs 1: wall {walls[0]:.2f} s and {walls[1]:.2f} s (before / after nbgrader), "
-          f"{statistics.mean(walls) / n:.3f} s per submission; CPU {ours[0]['cpu']:.2f} s and {ours[1]['cpu']:.2f} s")
+    slow = ours[0]["timed_out"]
+    rest = [s for s in students if s not in slow]
+
+    def median_of(seconds: dict) -> str:
+        vals = [seconds[s] for s in rest if s in seconds]
+        return f"{statistics.median(vals):.3f} s" if vals else "n/a"
+
+    print(f"this grader, --jobs 1: wall {walls[0]:.2f} s and {walls[1]:.2f} s (before / after nbgrader) = "
+          f"{statistics.mean(walls) / n:.3f} s per submission; CPU {ours[0]['cpu']:.2f} s and {ours[1]['cpu']:.2f} s "
+          f"({ours[0]['cpu_how']}); student code {ours[0]['student_code']:.2f} s of the first run; median per "
+          f"submission {median_of(ours[0]['seconds'])}" + (f" without the {len(slow)} that hit a time limit "
+          f"({', '.join(sorted(slow))}), which took {sum(ours[0]['seconds'][s] for s in slow):.1f} s" if slow else ""))
     for m in modes:
         t = theirs[m]
-        gap = statistics.median(t["gaps"]) if t["gaps"] else float("nan")
-        print(f"nbgrader autograde, {m} notebooks: wall {t['wall']:.2f} s, {t['wall'] / n:.3f} s per submission "
-              f"(median {gap:.3f} s between consecutive notebooks), CPU {t['cpu']:.2f} s; "
-              f"{t['wall'] / statistics.mean(walls):.1f}x this grader's wall time")
+        print(f"nbgrader autograde, {m} notebooks: wall {t['wall']:.2f} s = {t['wall'] / n:.3f} s per submission, "
+              f"{t['wall'] / statistics.mean(walls):.1f}x this grader's; CPU {t['cpu']:.2f} s ({t['cpu_how']}); "
+              f"test cells ran {t['test_cells']:.2f} s, other cells {t['other_cells']:.2f} s, the rest is kernel "
+              f"start-up and nbgrader; median per submission {median_of(t['seconds'])}"
+              + (f", {sum(t['seconds'].get(s, 0.0) for s in slow):.1f} s for {', '.join(sorted(slow))}"
+                 if slow else ""))
     print("load average (1, 5, 15 min) before and after each run: "
           + " | ".join(", ".join(f"{x:.2f}" for x in la) for la in load))
     failed = False
