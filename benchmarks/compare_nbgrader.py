@@ -13,9 +13,11 @@ the same files and run the same checks from ``i2dl_lab/grading/specs/lab03.py``:
   ``points * passed / cases`` (nbgrader's partial credit); the quiz gets one test cell scoring
   ``ANSWERS`` with the exam rules. Each submission is the student's notebook with nbgrader's
   released metadata and test cells added. ``nbgrader autograde`` runs it top to bottom in a
-  Jupyter kernel of this interpreter, with a per-cell timeout equal to this grader's
-  per-exercise limit (nbgrader's default is 30 s): once on the whole notebooks (what nbgrader
-  does) and once on notebooks cut to the cells this grader runs (nbgrader's best case).
+  Jupyter kernel of this interpreter, with a per-cell timeout equal to this grader's cap on
+  an exercise's clock, ``Limits.wall_per_exercise`` (nbgrader's default is 30 s; one fixed
+  timeout must also cover the lab's slowest legitimate cell): once on the whole notebooks
+  (what nbgrader does) and once on notebooks cut to the cells this grader runs (nbgrader's
+  best case).
 
 Printed: points per student from both, the wall and CPU time of each command (CPU from a cgroup
 the command starts in, so killed processes count too), where the time went (student code for
@@ -31,7 +33,8 @@ Where the two differ by design, and how the comparison treats it:
   included) and full marks on a negative partial credit, so the quiz cell floors its score at
   0 (this grader floors the submission's total, not the quiz; no student here goes negative).
 * nbgrader runs every cell, so a looping function costs a timeout in every cell that calls it,
-  graded or not (ten cells in lab 03); this grader, in each exercise that calls it (three).
+  graded or not (ten cells in lab 03); this grader, in each exercise that calls it (three), on
+  a clock of 1000x the reference's time (at least ``Limits.exercise_floor``).
 * a file nbgrader cannot read records no grades; it counts as 0 points here, as this grader's
   "rejected" does, and both statuses are printed.
 
@@ -450,7 +453,7 @@ def main() -> None:
     n = len(students)
     print(f"lab {LAB}: {n} submissions {dict(kinds)}; {os.cpu_count()} cores; "
           + ", ".join(f"{v}={os.environ[v]}" for v in THREAD_VARS)
-          + f"; nbgrader's per-cell timeout = this grader's per-exercise limit = {timeout} s")
+          + f"; nbgrader's per-cell timeout {timeout} s = this grader's cap on an exercise's clock")
     regrade = [s for s in students if (ours[0]["rows"].get(s) or {}).get("score")
                != (ours[1]["rows"].get(s) or {}).get("score")]
     differ = {}
