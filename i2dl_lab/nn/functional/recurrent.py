@@ -324,11 +324,13 @@ def _stacked_inputs(x, h0, T, D, H, dtype):
 def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     """Run an LSTM over whole sequences (gate order ``i, f, o, g``).
 
-    Each step is one matrix product ``a_t = [Wx; b; Wh]^T @ [x_t; 1; h_{t-1}]`` and one
-    pass of in-place elementwise updates. The loop works feature-major: states are
-    ``(H, N)`` and gates ``(4H, N)``, so every gate block is one contiguous array (in the
-    ``(N, 4H)`` layout each block is a strided column slice, which NumPy's ufuncs run at
-    half speed).
+    Each step is one matrix product ``a_t = W^T @ [x_t; 1; h_{t-1}]`` with the stacked
+    weights ``W = [Wx; b; Wh]`` (D + 1 + H, 4H) and seven in-place elementwise passes. The
+    loop works feature-major: states are ``(H, N)`` and gates ``(4H, N)``, so every gate
+    block is one contiguous array (in the ``(N, 4H)`` layout each block is a strided column
+    slice, which NumPy's ufuncs run at half speed). The sigmoid gates use
+    ``sigmoid(a) = (1 + tanh(a / 2)) / 2``: with their columns of ``W`` halved, one ``tanh``
+    covers all four blocks.
 
     Args:
         x: inputs, shape (N, T, D), T >= 1.
@@ -352,31 +354,35 @@ def lstm_forward(x, h0, Wx, Wh, b, c0=None):
     N, T = _check_sequence(x, D)
     _check_state("h0", h0, N, H)
     dtype = np.result_type(x, h0, Wx, Wh, b)
-    if c0 is None:
-        c0 = np.zeros((N, H), dtype=dtype)
-    else:
+    if c0 is not None:
         c0 = _float("c0", c0)
         _check_state("c0", c0, N, H)
-    W = np.ascontiguousarray(np.concatenate([Wx, b[None], Wh], axis=0).T, dtype=dtype)  # (4H, D + 1 + H)
-    z = _stacked_inputs(x, h0, T, D, H, dtype)  # (D + 1 + H, T + 1, N)
-    gates = np.empty((T, 4 * H, N), dtype=dtype)
-    c = np.empty((T, H, N), dtype=dtype)
-    tc = np.empty((T, H, N), dtype=dtype)
-    ig = np.empty((H, N), dtype=dtype)
-    c0 = np.ascontiguousarray(c0.T, dtype=dtype)  # (H, N)
-    prev_c = c0
+    W = np.concatenate([Wx, b[None], Wh], axis=0).astype(dtype, copy=False)  # (K, 4H), K = D + 1 + H
+    W_half = W.copy()
+    W_half[:, : 3 * H] *= 0.5  # pre-activations a / 2 of the sigmoid gates i, f, o
+    z = _stacked_inputs(x, h0, T, D, H, dtype)  # (K, T + 1, N)
+    # Block t of `cells` holds step t's gates and the cell state it starts from,
+    # [i; f; o; g; c_{t-1}], each (H, N). The step writes c_t at the bottom of block t + 1
+    # (block T holds only the last cell state). In this order (i, f) and (g, c_{t-1}) are
+    # two blocks of the same shape: one product gives i * g and f * c_{t-1}.
+    cells = np.empty((T + 1, 5 * H, N), dtype=dtype)
+    cells[0, 4 * H :] = 0.0 if c0 is None else c0.T
+    tc = np.empty((T, H, N), dtype=dtype)  # tanh(c_t)
+    prod = np.empty((2, H, N), dtype=dtype)
     for t in range(T):
-        a = np.matmul(W, z[:, t], out=gates[t])  # (4H, N) pre-activations, turned into gates in place
-        sigmoid(a[: 3 * H], out=a[: 3 * H])  # i, f, o
-        np.tanh(a[3 * H :], out=a[3 * H :])  # g
-        np.multiply(a[H : 2 * H], prev_c, out=c[t])  # c = f * prev_c
-        c[t] += np.multiply(a[:H], a[3 * H :], out=ig)  # + i * g
-        np.tanh(c[t], out=tc[t])
-        np.multiply(a[2 * H : 3 * H], tc[t], out=z[D + 1 :, t + 1])  # h = o * tanh(c)
-        prev_c = c[t]
-    out = np.ascontiguousarray(z[D + 1 :, 1:].transpose(2, 1, 0))  # (N, T, H)
-    cache = {"z": z, "W": W, "gates": gates, "c": c, "tc": tc, "c0": c0, "D": D, "N": N,
-             "T": T, "c_last": np.ascontiguousarray(c[-1].T)}
+        blk = cells[t]
+        a = np.matmul(W_half.T, z[:, t], out=blk[: 4 * H])  # (4H, N): i/2, f/2, o/2, g pre-activations
+        np.tanh(a, out=a)
+        s = blk[: 3 * H]  # i, f, o: sigmoid = (1 + tanh(a / 2)) / 2
+        s *= 0.5
+        s += 0.5
+        np.multiply(blk[: 2 * H].reshape(2, H, N), blk[3 * H :].reshape(2, H, N), out=prod)  # i * g, f * c_{t-1}
+        c_t = np.add(prod[0], prod[1], out=cells[t + 1, 4 * H :])
+        np.tanh(c_t, out=tc[t])
+        np.multiply(blk[2 * H : 3 * H], tc[t], out=z[D + 1 :, t + 1])  # h = o * tanh(c)
+    out = np.array(z[D + 1 :, 1:].transpose(2, 1, 0), order="C")  # (N, T, H)
+    cache = {"z": z, "W": W, "cells": cells, "tc": tc, "D": D, "N": N, "T": T,
+             "c_last": np.array(cells[T, 4 * H :].T, order="C")}
     return out, cache
 
 
@@ -384,8 +390,8 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
     """Backward pass of :func:`lstm_forward` (full backpropagation through time).
 
     Each step back is the elementwise gate gradients and one matrix product
-    ``[dx_t; -; dh_{t-1}] = [Wx; b; Wh] @ da_t``; the weight gradients are one product over
-    all steps, ``[dWx; db; dWh] = sum_t z_t @ da_t^T``.
+    ``[dx_t; -; dh_{t-1}] = W @ da_t``; the weight gradients are one product over all
+    steps, ``dW = sum_t [x_t; 1; h_{t-1}] @ da_t^T``.
 
     Args:
         dh: gradient of every hidden state, shape (N, T, H).
@@ -404,32 +410,52 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
         >>> dx.shape, dWh.shape
         ((2, 5, 3), (4, 16))
     """
-    z, W, gates, c, tc, c0 = cache["z"], cache["W"], cache["gates"], cache["c"], cache["tc"], cache["c0"]
+    z, W, cells, tc = cache["z"], cache["W"], cache["cells"], cache["tc"]
     D, N, T = cache["D"], cache["N"], cache["T"]
-    H = c.shape[1]
+    H = tc.shape[1]
+    K = D + 1 + H
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
-    dtype = gates.dtype
+    dtype = cells.dtype
     dh_fm = np.array(np.transpose(dh, (1, 2, 0)), dtype=dtype, order="C")  # (T, H, N), never a view of dh
-    da = np.empty((4 * H, T, N), dtype=dtype)  # gate-major, so that it is one (4H, T*N) matrix
-    da_t = np.empty((4 * H, N), dtype=dtype)  # one step's, contiguous for the elementwise passes
-    dz = np.empty((T, D + 1 + H, N), dtype=dtype)  # [dx_t; unused; dh_{t-1}]
+    # Each step's gate gradients (4H, N) are contiguous for the elementwise passes; one
+    # transposed copy after the loop makes them the (4H, T*N) matrix of the weight gradient
+    # (writing each step straight into that layout is a strided write, twice as slow).
+    da = np.empty((T, 4 * H, N), dtype=dtype)
+    dz = np.empty((T, K, N), dtype=dtype)  # [dx_t; unused; dh_{t-1}]
     dc = np.zeros((H, N), dtype=dtype) if dc_last is None else np.array(np.transpose(dc_last), dtype=dtype, order="C")
     tmp, tmp3 = np.empty((H, N), dtype=dtype), np.empty((3 * H, N), dtype=dtype)
-    WT = np.ascontiguousarray(W.T)  # (D + 1 + H, 4H)
     for t in range(T - 1, -1, -1):
+        blk = cells[t]  # [i; f; o; g; c_{t-1}]
+        i, f, o, g, s = blk[:H], blk[H : 2 * H], blk[2 * H : 3 * H], blk[3 * H : 4 * H], blk[: 3 * H]
+        da_t = da[t]  # rows i, f, o, g
         dh_t = dh_fm[t]
         if t < T - 1:
             dh_t += dz[t + 1, D + 1 :]
-        prev_c = c[t - 1] if t > 0 else c0
-        _lstm_gate_grads(dh_t, dc, gates[t], tc[t], prev_c, H, da_t, tmp, tmp3)  # dc becomes dprev_c
-        np.matmul(WT, da_t, out=dz[t])
-        da[:, t] = da_t
-    K = D + 1 + H
-    dW = da.reshape(4 * H, T * N) @ z[:, :T].reshape(K, T * N).T  # (4H, K): sum over steps and sequences
+        # the cell state's gradient gains dh * o * tanh'(c) = dh * (o - h * tanh(c)), h = o * tanh(c)
+        np.multiply(z[D + 1 :, t + 1], tc[t], out=tmp)
+        np.subtract(o, tmp, out=tmp)
+        tmp *= dh_t
+        dc += tmp
+        # gradients of the gate outputs: (i, f) get dc * (g, c_{t-1}); o gets dh * tanh(c); g gets dc * i
+        np.multiply(dc, blk[3 * H :].reshape(2, H, N), out=da_t[: 2 * H].reshape(2, H, N))
+        np.multiply(dh_t, tc[t], out=da_t[2 * H : 3 * H])
+        np.multiply(dc, i, out=da_t[3 * H :])
+        # through the nonlinearities: sigmoid' = s - s^2, tanh' = 1 - g^2
+        np.multiply(s, s, out=tmp3)
+        np.subtract(s, tmp3, out=tmp3)
+        da_t[: 3 * H] *= tmp3
+        np.multiply(g, g, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+        da_t[3 * H :] *= tmp
+        dc *= f  # the gradient reaching c_{t-1}
+        np.matmul(W, da_t, out=dz[t])
+    da_gm = np.ascontiguousarray(da.transpose(1, 0, 2)).reshape(4 * H, T * N)  # (4H, T*N)
+    # da @ z^T (4H, K) summed over steps and sequences, read back as (K, 4H) = [dWx; db; dWh]:
+    # BLAS runs this orientation faster than z @ da^T
+    dW = (da_gm @ z[:, :T].reshape(K, T * N).T).T
     dx = np.ascontiguousarray(dz[:, :D].transpose(2, 0, 1))  # (N, T, D)
     dh0 = np.ascontiguousarray(dz[0, D + 1 :].T)
-    grads = (dx, dh0, np.ascontiguousarray(dW[:, :D].T), np.ascontiguousarray(dW[:, D + 1 :].T),
-             dW[:, D].copy())
+    grads = (dx, dh0, np.ascontiguousarray(dW[:D]), np.ascontiguousarray(dW[D + 1 :]), dW[D].copy())
     return (*grads, np.ascontiguousarray(dc.T)) if return_dc0 else grads
 
 
