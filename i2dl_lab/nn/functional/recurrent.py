@@ -722,7 +722,7 @@ def word_embedding_forward(x, W):
     W = _float("W", W)
     check_ndim("W", W, 2, "(V, D): one embedding row per token")
     x = _check_token_ids("x", x, W.shape[0])
-    return W[x], (x, W.shape)
+    return np.take(W, x, axis=0), (x, W.shape)  # np.take: W[x] without the fancy-indexing machinery
 
 
 def word_embedding_backward(dout, cache):
@@ -750,11 +750,15 @@ def word_embedding_backward(dout, cache):
         rows, width = rows.view(flat.dtype), D // 2
     else:
         flat, width = dW.reshape(-1), D
-    cols = np.arange(width)
-    step = max(1, (1 << 15) // width)  # 256 KiB of int64 indices at a time
+    cols = np.arange(width, dtype=np.intp)
+    step = max(1, (1 << 15) // width)  # 256 KiB of indices at a time, written into one buffer
+    index = np.empty((min(step, len(ids)), width), dtype=np.intp)
+    start = np.empty((min(step, len(ids)), 1), dtype=np.intp)  # apart from `index`: an overlap would copy
     for s in range(0, len(ids), step):
-        index = (ids[s : s + step, None] * width + cols).reshape(-1)
-        np.add.at(flat, index, rows[s : s + step].reshape(-1))
+        e = min(s + step, len(ids))
+        np.multiply(ids[s:e, None], width, out=start[: e - s], casting="unsafe")
+        np.add(start[: e - s], cols, out=index[: e - s])  # (tokens, width): ids * width + column
+        np.add.at(flat, index[: e - s].reshape(-1), rows[s:e].reshape(-1))
     return dW
 
 
