@@ -7,6 +7,9 @@
 * the same code: in a notebook the function is rebuilt from what the grader runs, the
   exercise cells and the import lines they use, so a helper defined in some other cell
   fails here (with a message saying so) rather than at grading;
+* the same rule at run time: a call into the library's reference (however it was reached,
+  e.g. ``getattr(F, "relu_" + "forward")``) fails the case, as the grader's tripwire scores
+  it zero. Here a profile hook only watches; the library is left as it is;
 * the same comparisons, with outputs named as the reference names them (``db``, not
   ``output[2]``) and values printed as plain numbers.
 """
@@ -14,9 +17,11 @@
 from __future__ import annotations
 
 import ast
+import contextlib
 import importlib
 import inspect
 import re
+import sys
 import textwrap
 from dataclasses import dataclass, field
 
@@ -196,6 +201,40 @@ def grader_view(lab: str, ex: Exercise, obj):
     return namespace[ex.function], None
 
 
+_REFERENCE_CODE: dict[str, dict] = {}
+
+
+def _reference_code(lab: str) -> dict:
+    """``code object -> name`` of what the lab's graded code may not call (computed once per lab)."""
+    from .sandbox.references import reference_code
+
+    spec = lab_spec(lab)
+    if spec.__name__ not in _REFERENCE_CODE:
+        _REFERENCE_CODE[spec.__name__] = reference_code(spec)
+    return _REFERENCE_CODE[spec.__name__]
+
+
+@contextlib.contextmanager
+def _calls_into(codes: dict):
+    """Yield a list that fills with the names of ``codes``' functions called inside the block
+    (those called from outside them: what the reference calls in turn is not news)."""
+    seen: list[str] = []
+    previous = sys.getprofile()
+
+    def hook(frame, event, arg):
+        if event == "call" and frame.f_code in codes and codes[frame.f_code] not in seen \
+                and (frame.f_back is None or frame.f_back.f_code not in codes):
+            seen.append(codes[frame.f_code])
+        if previous is not None:
+            previous(frame, event, arg)
+
+    sys.setprofile(hook)
+    try:
+        yield seen
+    finally:
+        sys.setprofile(previous)
+
+
 def self_check(lab: str, exercise_id: str, obj, *, raise_on_fail: bool = True, verbose: bool = True) -> SelfCheckResult:
     """Run the public cases of one exercise against ``obj`` and print what happened.
 
@@ -214,10 +253,12 @@ def self_check(lab: str, exercise_id: str, obj, *, raise_on_fail: bool = True, v
     graded, problem = grader_view(lab, ex, obj)
     if problem:
         messages.append(f"the grader would score this exercise 0: {problem}")
+    watched = _reference_code(lab) if not problem else {}
     for i, args in enumerate(cases if not problem else [], 1):
         expected = ex.run(ex.reference, args)
         try:
-            got = ex.run(graded, args)
+            with _calls_into(watched) as called:
+                got = ex.run(graded, args)
         except NotImplementedError:
             not_implemented = True
             messages.append(f"case {i}: not implemented yet (the cell still raises NotImplementedError)")
@@ -228,6 +269,11 @@ def self_check(lab: str, exercise_id: str, obj, *, raise_on_fail: bool = True, v
             continue
         except Exception as exc:  # noqa: BLE001 - report the student's error, do not crash the check
             messages.append(f"case {i}: raised {type(exc).__name__}: {exc}")
+            continue
+        if called:
+            used = ", ".join(f"`{name}`" for name in called)
+            messages.append(f"case {i}: FAILED - it calls the library's {used}; the grader scores an exercise "
+                            "that does 0: compute the result in your own code")
             continue
         ok, msg = ex.check(expected, got)
         passed += ok

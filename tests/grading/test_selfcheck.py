@@ -8,7 +8,8 @@ from i2dl_lab.grading.selfcheck import get_exercise
 
 
 def ref_affine(x, w, b):
-    return get_exercise("03", "affine_forward").reference(x, w, b)
+    """A student's own affine layer (not the library's)."""
+    return x.reshape(len(x), -1) @ w + b, (x, w, b)
 
 
 def test_correct_function_passes_and_says_hidden_tests_come_later(capsys):
@@ -103,10 +104,42 @@ def test_outputs_are_named_as_the_reference_names_them(capsys):
     assert output_names(ex) == ("dx", "dw", "db")
 
     def wrong_db(dout, cache):
-        dx, dw, db = ex.reference(dout, cache)
-        return dx, dw, db + 1.0
+        x, w, _ = cache
+        dx = (dout @ w.T).reshape(x.shape)
+        dw = x.reshape(len(x), -1).T @ dout
+        return dx, dw, dout.sum(axis=0) + 1.0
 
     self_check("03", "affine_backward", wrong_db, raise_on_fail=False)
     out = capsys.readouterr().out
     assert "FAILED - db: values differ" in out and "output[2]" not in out
     assert "np.float64" not in out
+
+
+def test_a_call_into_the_library_reference_fails_however_it_is_spelt(capsys):
+    import importlib
+    import sys
+
+    # a copy held where no static check looks: a plain dict
+    held = {"layer": importlib.import_module("i2dl_lab.nn.functional").affine_forward}
+
+    def sneaky(x, w, b):
+        return held["layer"](x, w, b)
+
+    res = self_check("03", "affine_forward", sneaky, raise_on_fail=False)
+    out = capsys.readouterr().out
+    assert res.passed == 0 and res.total == 3
+    assert "case 1: FAILED - it calls the library's `affine_forward`; the grader scores" in out
+    assert sys.getprofile() is None  # the watch is gone after the check...
+    x, w, b = np.ones((2, 3)), np.ones((3, 4)), np.zeros(4)
+    np.testing.assert_array_equal(get_exercise("03", "affine_forward").reference(x, w, b)[0], np.full((2, 4), 3.0))
+
+
+def test_a_call_into_another_exercises_reference_fails_too(capsys):
+    from i2dl_lab.nn import functional as F  # noqa: N812
+
+    def relu_by_library(x):
+        return F.relu_forward(x)
+
+    res = self_check("03", "relu_forward", relu_by_library, raise_on_fail=False)
+    assert res.passed == 0
+    assert "it calls the library's `relu_forward`" in capsys.readouterr().out

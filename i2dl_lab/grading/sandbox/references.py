@@ -135,15 +135,29 @@ def _copies(targets: dict[int, tuple], mods, spec_mod) -> dict[int, tuple]:
     return out
 
 
-def remove_references(spec_mod) -> tuple[dict, list[str]]:
-    """Make every graded reference unreachable; returns (drivers by exercise id, modules that defined them)."""
+def reference_targets(spec_mod) -> dict[int, tuple]:
+    """What graded code may not call: ``id -> (object, name)`` for every reference of the spec,
+    every library function a reference calls by name, and their byte-for-byte copies."""
     exercises = list(spec_mod.EXERCISES)
     called = set().union(*(_code_names(getattr(ex.reference, "__code__", None)) for ex in exercises))
-    _import_named(called)  # a reference that imports the library lazily: load it now, so it is removed too
+    _import_named(called)  # a reference that imports the library lazily: load it now, so it is found too
     mods = _library_modules(spec_mod)
     targets = {id(ex.reference): (ex.reference, ex.function) for ex in exercises}
     targets.update(_called_library_functions(exercises, mods, spec_mod))
     targets.update(_copies(targets, mods, spec_mod))
+    return targets
+
+
+def reference_code(spec_mod) -> dict:
+    """``code object -> name`` of the functions behind :func:`reference_targets` (a self-check
+    watches calls into them; it changes nothing)."""
+    return {f.__code__: name for obj, name in reference_targets(spec_mod).values() for f in _functions_of(obj)}
+
+
+def remove_references(spec_mod) -> tuple[dict, list[str]]:
+    """Make every graded reference unreachable; returns (drivers by exercise id, modules that defined them)."""
+    exercises = list(spec_mod.EXERCISES)
+    targets = reference_targets(spec_mod)
     defined_in = {spec_mod.__name__}
     for obj, name in targets.values():
         for f in _functions_of(obj):
