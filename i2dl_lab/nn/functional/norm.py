@@ -426,9 +426,9 @@ def layernorm_forward(x, gamma, beta, ln_param):
 
     Returns:
         out: shape of ``x``; cache ``(x, mean, inv_std, gamma)`` for :func:`layernorm_backward`,
-        with ``mean`` and ``inv_std`` of shape ``(..., 1)``. Like torch, the cache keeps the
-        input (which exists anyway) and two numbers per row, not ``xhat``: a second array of
-        the input's size would be held from the forward to the backward pass.
+        with ``mean`` and ``inv_std`` of shape ``(..., 1)``. Like torch, the cache refers to
+        the input and keeps two numbers per row, not ``xhat``: where the caller keeps ``x``
+        anyway (a residual path, say), no second array of its size waits for the backward pass.
 
     Example:
         >>> out, _ = layernorm_forward(np.array([[1.0, 3.0]]), np.ones(2), np.zeros(2), {})
