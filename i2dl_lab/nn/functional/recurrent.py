@@ -562,9 +562,11 @@ def _gru_stacked_weights(Wx, Wh, bx, bh, D, H, dtype):
 def gru_forward(x, h0, Wx, Wh, bx, bh):
     """Run a GRU (torch formulation, gates ``r, z, n``) over whole sequences.
 
-    As :func:`lstm_forward`: feature-major states (H, N), one GEMM per step over the stacked
+    As :func:`lstm_forward`: feature-major states (H, N), products per step with the stacked
     ``[x_t; 1; h_{t-1}]``, whose four row blocks are the reset and update pre-activations,
-    the input part of ``n`` and the hidden part of ``n`` (kept for the backward pass).
+    the input part of ``n`` and the hidden part of ``n``. The cache keeps the gates r, z, n
+    of every step but not the hidden part of ``n``: the backward pass computes it again
+    (one (H, K) @ (K, N) product per step), which holds the peak memory near torch's.
 
     Args:
         x: (N, T, D), T >= 1; h0: (N, H); Wx: (D, 3H); Wh: (H, 3H); bx: (3H,); bh: (3H,).
@@ -587,11 +589,12 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     dtype = np.result_type(x, h0, Wx, Wh, bx, bh)
     W = _gru_stacked_weights(Wx, Wh, bx, bh, D, H, dtype)  # (4H, D + 1 + H)
     z = _stacked_inputs(x, h0, T, D, H, dtype)  # (D + 1 + H, T + 1, N)
-    gates = np.empty((T, 4 * H, N), dtype=dtype)  # r, z, n, h Wh_n + bh_n per step
-    tmp = np.empty((H, N), dtype=dtype)
+    gates = np.empty((T, 3 * H, N), dtype=dtype)  # r, z, n per step
+    hn, tmp = np.empty((H, N), dtype=dtype), np.empty((H, N), dtype=dtype)
     for t in range(T):
-        a = np.matmul(W, z[:, t], out=gates[t])
-        r, u, n, hn = a[:H], a[H : 2 * H], a[2 * H : 3 * H], a[3 * H :]
+        a = np.matmul(W[: 3 * H], z[:, t], out=gates[t])
+        np.matmul(W[3 * H :], z[:, t], out=hn)  # h Wh_n + bh_n
+        r, u, n = a[:H], a[H : 2 * H], a[2 * H :]
         sigmoid(a[: 2 * H], out=a[: 2 * H])  # r and the update gate u
         n += np.multiply(r, hn, out=tmp)  # x Wx_n + bx_n + r * (h Wh_n + bh_n)
         np.tanh(n, out=n)
@@ -622,7 +625,7 @@ def gru_backward(dh, cache):
         dx (N, T, D), dh0 (N, H), dWx (D, 3H), dWh (H, 3H), dbx (3H,), dbh (3H,).
     """
     z, W, gates, D, N, T = cache["z"], cache["W"], cache["gates"], cache["D"], cache["N"], cache["T"]
-    H = gates.shape[1] // 4
+    H = gates.shape[1] // 3
     K = D + 1 + H
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
     dtype = gates.dtype
@@ -635,9 +638,10 @@ def gru_backward(dh, cache):
     dz_t = np.empty((K, N), dtype=dtype)
     dh_t = np.empty((H, N), dtype=dtype)
     carry = np.zeros((H, N), dtype=dtype)  # gradient reaching h_t from step t + 1
-    tmp = np.empty((H, N), dtype=dtype)
+    tmp, hn = np.empty((H, N), dtype=dtype), np.empty((H, N), dtype=dtype)
     for t in range(T - 1, -1, -1):
-        r, u, n, hn = gates[t, :H], gates[t, H : 2 * H], gates[t, 2 * H : 3 * H], gates[t, 3 * H :]
+        r, u, n = gates[t, :H], gates[t, H : 2 * H], gates[t, 2 * H :]
+        np.matmul(W[3 * H :], z[:, t], out=hn)  # h Wh_n + bh_n, as in the forward pass
         prev_h = z[D + 1 :, t]
         dar, dau, dan, dhn = da_t[:H], da_t[H : 2 * H], da_t[2 * H : 3 * H], da_t[3 * H :]
         np.add(np.transpose(dh[:, t]), carry, out=dh_t)
@@ -665,11 +669,13 @@ def gru_backward(dh, cache):
         if w == 0:  # the window [t, t + filled) is complete: add its share of the weight gradient
             filled = min(window, T - t)
             dW += da[:, :filled].reshape(4 * H, filled * N) @ z[:, t : t + filled].reshape(K, filled * N).T
-    dWx = np.concatenate([dW[: 2 * H, :D], dW[2 * H : 3 * H, :D]]).T
-    dWh = np.concatenate([dW[: 2 * H, D + 1 :], dW[3 * H :, D + 1 :]]).T
+    # dW's rows r, z | input part of n | hidden part of n, read out without intermediate copies
+    dWx, dWh = np.empty((D, 3 * H), dtype=dtype), np.empty((H, 3 * H), dtype=dtype)
+    dWx[:, : 2 * H], dWx[:, 2 * H :] = dW[: 2 * H, :D].T, dW[2 * H : 3 * H, :D].T
+    dWh[:, : 2 * H], dWh[:, 2 * H :] = dW[: 2 * H, D + 1 :].T, dW[3 * H :, D + 1 :].T
     dbx = np.concatenate([dW[: 2 * H, D], dW[2 * H : 3 * H, D]])
     dbh = np.concatenate([dW[: 2 * H, D], dW[3 * H :, D]])
-    return dx, np.ascontiguousarray(carry.T), np.ascontiguousarray(dWx), np.ascontiguousarray(dWh), dbx, dbh
+    return dx, np.ascontiguousarray(carry.T), dWx, dWh, dbx, dbh
 
 
 # ----------------------------------------------------------------------------- torch weight layout
