@@ -20,6 +20,17 @@ CONV_CASES = [
     ((2, 2, 8, 6), (3, 2, 4, 2), 2, 0),
 ]
 
+# Stride 1 with WW = 2*pad + 1 runs on the flattened image (see conv.py): kernels of other
+# heights, a 1x1 width, a kernel wider than the image and a one-pixel-wide image, where the
+# reads that wrap round a row end are most of the reads.
+FLAT_CASES = [
+    ((3, 2, 5, 6), (4, 2, 3, 3), 1, 1),
+    ((2, 3, 4, 7), (2, 3, 1, 5), 1, 2),
+    ((2, 2, 6, 5), (3, 2, 4, 1), 1, 0),
+    ((2, 1, 2, 3), (3, 1, 5, 5), 1, 2),
+    ((2, 2, 6, 1), (3, 2, 3, 3), 1, 1),
+]
+
 
 def distinct_values(rng, shape, spacing=0.1):
     """Values that differ by at least `spacing` >> h, so no max-pool window has a tie near x +- h."""
@@ -62,7 +73,40 @@ def test_conv_matches_torch_conv2d_forward_and_backward(rng, xs, ws, stride, pad
     np.testing.assert_allclose(db, tdb, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("xs, ws, stride, pad", CONV_CASES[:3])
+@pytest.mark.parametrize("xs, ws, stride, pad", FLAT_CASES)
+def test_flat_conv_gradients_match_centred_differences_and_torch(rng, xs, ws, stride, pad):
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    check_layer(F.conv_forward, F.conv_backward, x, w, b, param={"stride": stride, "pad": pad}).assert_ok(1e-7)
+    out, cache = F.conv_forward(x, w, b, {"stride": stride, "pad": pad})
+    dout = rng.standard_normal(out.shape)
+    t_out, t_grads = torch_grads(lambda a, c, d: TF.conv2d(a, c, d, stride=stride, padding=pad), x, w, b, dout=dout)
+    np.testing.assert_allclose(out, t_out, rtol=1e-10, atol=1e-12)
+    for g, tg in zip(F.conv_backward(dout, cache), t_grads):
+        np.testing.assert_allclose(g, tg, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad", [CONV_CASES[0], CONV_CASES[1], FLAT_CASES[3]])
+def test_conv_in_several_column_chunks_matches_one_chunk(rng, monkeypatch, xs, ws, stride, pad):
+    from i2dl_lab.nn.functional import conv as conv_module
+
+    x = rng.standard_normal((7,) + xs[1:])
+    w, b = rng.standard_normal(ws), rng.standard_normal(ws[0])
+    cp = {"stride": stride, "pad": pad}
+    out, cache = F.conv_forward(x, w, b, cp)
+    dout = rng.standard_normal(out.shape)
+    grads = F.conv_backward(dout, cache)
+    # columns of three images per chunk: chunks of 3, 3 and 1 images
+    Ho = F.conv_output_size(xs[2], ws[2], stride, pad)
+    Wo = F.conv_output_size(xs[3], ws[3], stride, pad)
+    monkeypatch.setattr(conv_module, "_COLS_BYTES", 3 * (xs[1] * ws[2] * ws[3] + 1) * Ho * Wo * 8)
+    assert conv_module._images_per_chunk(7, xs[1] * ws[2] * ws[3], Ho * Wo, 8) == 3
+    out3, cache3 = F.conv_forward(x, w, b, cp)
+    np.testing.assert_allclose(out3, out, rtol=1e-12, atol=1e-12)
+    for g3, g in zip(F.conv_backward(dout, cache3), grads):
+        np.testing.assert_allclose(g3, g, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("xs, ws, stride, pad", CONV_CASES[:3] + FLAT_CASES[:1])
 def test_vectorised_conv_agrees_with_naive_loops(rng, xs, ws, stride, pad):
     x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
     cp = {"stride": stride, "pad": pad}
@@ -74,15 +118,19 @@ def test_vectorised_conv_agrees_with_naive_loops(rng, xs, ws, stride, pad):
         np.testing.assert_allclose(g_fast, g_naive, rtol=1e-12, atol=1e-12)
 
 
-def test_conv_float32_stays_float32_and_close_to_torch(rng):
-    x = rng.standard_normal((4, 3, 8, 8)).astype(np.float32)
+@pytest.mark.parametrize("stride, pad", [(1, 1), (2, 1)])
+def test_conv_float32_stays_float32_and_close_to_torch(rng, stride, pad):
+    x = rng.standard_normal((4, 3, 9, 9)).astype(np.float32)
     w = rng.standard_normal((5, 3, 3, 3)).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
-    out, cache = F.conv_forward(x, w, b, {"stride": 1, "pad": 1})
-    dx, dw, db = F.conv_backward(np.ones_like(out), cache)
-    assert out.dtype == dx.dtype == dw.dtype == np.float32
-    ref = TF.conv2d(torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(b), padding=1).numpy()
-    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+    out, cache = F.conv_forward(x, w, b, {"stride": stride, "pad": pad})
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    dx, dw, db = F.conv_backward(dout, cache)
+    assert out.dtype == dx.dtype == dw.dtype == db.dtype == np.float32
+    t_out, t_grads = torch_grads(lambda a, c, d: TF.conv2d(a, c, d, stride=stride, padding=pad), x, w, b, dout=dout)
+    np.testing.assert_allclose(out, t_out, rtol=1e-4, atol=1e-4)
+    for g, tg in zip((dx, dw, db), t_grads):
+        np.testing.assert_allclose(g, tg, rtol=1e-4, atol=1e-4)
 
 
 # The 7x7 exam image and horizontal edge filter of the midterm II review, as the lab 06
