@@ -21,14 +21,15 @@ CONV_CASES = [
 ]
 
 # Stride 1 with WW = 2*pad + 1 runs on the flattened image (see conv.py): kernels of other
-# heights, a 1x1 width, a kernel wider than the image and a one-pixel-wide image, where the
-# reads that wrap round a row end are most of the reads.
+# heights, a 1-wide kernel, a kernel wider than the image, a one-pixel-wide image (where the
+# reads that wrap round a row end are most of the reads) and a kernel shorter than its padding.
 FLAT_CASES = [
     ((3, 2, 5, 6), (4, 2, 3, 3), 1, 1),
     ((2, 3, 4, 7), (2, 3, 1, 5), 1, 2),
     ((2, 2, 6, 5), (3, 2, 4, 1), 1, 0),
     ((2, 1, 2, 3), (3, 1, 5, 5), 1, 2),
     ((2, 2, 6, 1), (3, 2, 3, 3), 1, 1),
+    ((2, 2, 3, 4), (2, 2, 2, 5), 1, 2),
 ]
 
 
@@ -85,10 +86,39 @@ def test_flat_conv_gradients_match_centred_differences_and_torch(rng, xs, ws, st
         np.testing.assert_allclose(g, tg, rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("xs, ws, stride, pad", [CONV_CASES[0], CONV_CASES[1], FLAT_CASES[3]])
-def test_conv_in_several_column_chunks_matches_one_chunk(rng, monkeypatch, xs, ws, stride, pad):
+@pytest.mark.parametrize("xs, ws, stride, pad", FLAT_CASES)
+def test_flat_forward_with_one_gemm_per_kernel_row_matches_torch(rng, monkeypatch, xs, ws, stride, pad):
     from i2dl_lab.nn.functional import conv as conv_module
 
+    monkeypatch.setattr(conv_module, "_ROWS_MIN_DEPTH", 1)  # every flat case, however few channels
+    x, w, b = rng.standard_normal(xs), rng.standard_normal(ws), rng.standard_normal(ws[0])
+    out, _ = F.conv_forward(x, w, b, {"stride": stride, "pad": pad})
+    ref = TF.conv2d(torch.tensor(x), torch.tensor(w), torch.tensor(b), stride=stride, padding=pad).numpy()
+    np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_wide_float32_conv_matches_torch(rng):
+    # 32 channels: the forward pass takes one GEMM per kernel row (WW*C >= 96)
+    x = rng.standard_normal((3, 32, 6, 5)).astype(np.float32)
+    w = (0.1 * rng.standard_normal((4, 32, 3, 3))).astype(np.float32)
+    b = rng.standard_normal(4).astype(np.float32)
+    out, cache = F.conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    dout = rng.standard_normal(out.shape).astype(np.float32)
+    t_out, t_grads = torch_grads(lambda a, c, d: TF.conv2d(a, c, d, padding=1), x, w, b, dout=dout)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, t_out, rtol=1e-5, atol=1e-5)
+    for g, tg in zip(F.conv_backward(dout, cache), t_grads):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, tg, rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("rows", [False, True])
+@pytest.mark.parametrize("xs, ws, stride, pad", [CONV_CASES[0], CONV_CASES[1], FLAT_CASES[3]])
+def test_conv_in_several_column_chunks_matches_one_chunk(rng, monkeypatch, xs, ws, stride, pad, rows):
+    from i2dl_lab.nn.functional import conv as conv_module
+
+    if rows:
+        monkeypatch.setattr(conv_module, "_ROWS_MIN_DEPTH", 1)
     x = rng.standard_normal((7,) + xs[1:])
     w, b = rng.standard_normal(ws), rng.standard_normal(ws[0])
     cp = {"stride": stride, "pad": pad}

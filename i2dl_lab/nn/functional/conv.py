@@ -271,9 +271,14 @@ def _flat_taps(H: int, W: int, HH: int, WW: int, pad: int, Ho: int):
         for j in range(WW):
             shift = (i - pad) * W + (j - pad)
             lo, hi = min(P, max(0, -shift)), max(0, min(P, HW - shift))
-            wrap = slice(0, pad - j) if j < pad else slice(W - (j - pad), W) if j > pad else None
-            taps.append((shift, lo, max(lo, hi), wrap))
+            taps.append((shift, lo, max(lo, hi), _wrapped_columns(j, pad, W)))
     return taps
+
+
+def _wrapped_columns(j: int, pad: int, W: int):
+    """The output columns whose kernel column ``j`` reads past the left (``j < pad``) or right
+    (``j > pad``) edge of the image, as a slice; None for the centre column."""
+    return slice(0, pad - j) if j < pad else slice(W - (j - pad), W) if j > pad else None
 
 
 def _flat_cols(x3, cols4, taps, W: int) -> None:
@@ -287,6 +292,33 @@ def _flat_cols(x3, cols4, taps, W: int) -> None:
         cols4[:, t, :, lo:hi] = x3[:, :, lo + shift : hi + shift]
         if wrap is not None:
             cols4[:, t].reshape(m, C, P // W, W)[..., wrap] = 0
+
+
+# Inner dimension (WW*C) from which the flat forward pass runs one GEMM per kernel row
+# instead of one over all offsets: OpenBLAS reaches full speed on such GEMMs, and the
+# buffer they read is three times smaller to build than the columns (measured on a 3x3
+# conv: C = 32 and 64 about 15% faster with the rows, C = 16 and 24 slower).
+_ROWS_MIN_DEPTH = 96
+
+
+def _flat_rows(x3, rows4, pad: int, W: int) -> None:
+    """Copy ``x3 (m, C, H*W)`` shifted by each kernel column into ``rows4 (m, WW, C, Lx)``.
+
+    ``rows4[:, j]`` is the image moved ``j - pad`` pixels to the left (the reads of kernel
+    column ``j``) with ``pad`` zero rows above it, so that kernel row ``i`` reads the slice
+    ``[i*W, i*W + Ho*W)`` of every row. Stacking the kernel columns makes each kernel row one
+    GEMM of depth ``WW*C``.
+    """
+    m, WW, C, _ = rows4.shape
+    HW = x3.shape[2]
+    o = pad * W
+    for j in range(WW):
+        shift = j - pad
+        lo, hi = min(HW, max(0, -shift)), max(0, min(HW, HW - shift))
+        rows4[:, j, :, o + lo : o + max(lo, hi)] = x3[:, :, lo + shift : max(lo, hi) + shift]
+        wrap = _wrapped_columns(j, pad, W)
+        if wrap is not None:
+            rows4[:, j, :, o : o + HW].reshape(m, C, HW // W, W)[..., wrap] = 0
 
 
 # --------------------------------------------------------------------------- convolution
@@ -321,6 +353,8 @@ def conv_forward(x, w, b, conv_param):
     K, P = C * HH * WW, Ho * Wo
     dtype = np.result_type(x, w)
     flat = _is_same_width(stride, pad, WW)
+    if flat and WW * C >= _ROWS_MIN_DEPTH and HH > 1:
+        return _conv_forward_rows(x, w, b, pad, Ho), (x, w, b, conv_param)
     wb = np.empty((F, K + 1), dtype=dtype)  # [filters | bias]: the GEMM adds the bias
     # the flat columns are ordered (offset, channel), the im2col ones (channel, offset)
     wb[:, :K] = (w.transpose(0, 2, 3, 1) if flat else w).reshape(F, K)
@@ -342,6 +376,39 @@ def conv_forward(x, w, b, conv_param):
             _im2col(x[n0 : n0 + k], cols6[:k], ranges)
         np.matmul(wb, cols[:k], out=out[n0 : n0 + k])  # (F, K+1) @ (k, K+1, P) -> (k, F, P), NCHW
     return out.reshape(N, F, Ho, Wo), (x, w, b, conv_param)
+
+
+def _conv_forward_rows(x, w, b, pad, Ho):
+    """:func:`conv_forward` for stride 1 and ``WW = 2*pad + 1``, one GEMM per kernel row.
+
+    ``out[:, q] = sum_i w_i @ rows[:, i*W + q]`` with ``w_i (F, WW*C)`` the filters' row ``i``
+    (columns ordered (kernel column, channel)) and ``rows`` from :func:`_flat_rows`; the bias
+    rides on a row of ones in the first GEMM. Returns ``out (N, F, Ho, W)``.
+    """
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    R, P, Lx = WW * C, Ho * W, (Ho + HH - 1) * W
+    dtype = np.result_type(x, w)
+    w_rows = np.ascontiguousarray(w.transpose(2, 0, 3, 1).reshape(HH, F, R))  # (i, F, (j, c))
+    wb0 = np.empty((F, R + 1), dtype=dtype)  # [row 0 of the filters | bias]
+    wb0[:, :R] = w_rows[0]
+    wb0[:, R] = b
+    m = int(min(N, max(1, _COLS_BYTES // ((R + 1) * Lx * dtype.itemsize))))
+    rows = np.zeros((m, R + 1, Lx), dtype=dtype)
+    rows[:, R] = 1.0
+    rows4 = rows[:, :R].reshape(m, WW, C, Lx)
+    x3 = x.reshape(N, C, H * W)
+    out = np.empty((N, F, P), dtype=dtype)
+    part = np.empty((m, F, P), dtype=dtype)
+    for n0 in range(0, N, m):
+        k = min(m, N - n0)
+        _flat_rows(x3[n0 : n0 + k], rows4[:k], pad, W)
+        acc = out[n0 : n0 + k]
+        np.matmul(wb0, rows[:k, :, :P], out=acc)  # (F, R+1) @ (k, R+1, P) -> (k, F, P)
+        for i in range(1, HH):
+            np.matmul(w_rows[i], rows[:k, :R, i * W : i * W + P], out=part[:k])
+            acc += part[:k]  # contiguous: NumPy's fast loop
+    return out.reshape(N, F, Ho, W)
 
 
 def conv_backward(dout, cache):
@@ -416,7 +483,7 @@ def _conv_backward_flat(x, w, dout3, pad, Ho):
     cols4 = cols[:, :K].reshape(m, T, C, P)
     dcols = np.zeros((m, T, C, L), dtype=dtype)
     dcols_kp = dcols.reshape(m, K, L)[:, :, :P]  # what the GEMM writes; columns P.. stay zero
-    dxf = np.zeros(C * L + (HH - 1) * W + WW - 1, dtype=dtype)
+    dxf = np.zeros(C * L + (HH - 1) * W + WW - 1, dtype=dtype)  # the tail past C*L only ever adds zeros
     dwbT = np.zeros((K + 1, F), dtype=dtype)  # [dw | db], transposed
     dwbT_k = np.empty((m, K + 1, F), dtype=dtype)
     x3 = x.reshape(N, C, H * W)
@@ -435,9 +502,11 @@ def _conv_backward_flat(x, w, dout3, pad, Ho):
         for n in range(k):
             for t, (shift, *_) in enumerate(taps):
                 s = shift + o
-                dxf[s : s + C * L] += dcols[n, t].reshape(C * L)
+                if t == 0:  # s = 0: a copy, so dxf needs no clearing between images
+                    dxf[: C * L] = dcols[n, 0].reshape(C * L)
+                else:
+                    dxf[s : s + C * L] += dcols[n, t].reshape(C * L)
             dx[n0 + n] = dxf[: C * L].reshape(C, L)[:, o : o + H * W]
-            dxf[:] = 0
     dw = np.ascontiguousarray(dwbT[:K].reshape(HH, WW, C, F).transpose(3, 2, 0, 1))
     return dx.reshape(N, C, H, W), dw, dwbT[K].copy()
 
