@@ -40,7 +40,9 @@ columns is one contiguous slice of the image, copied whole, and only the few rea
 wrap round a row end (the horizontal zero padding) are cleared afterwards. The backward pass
 adds each offset's column gradients back with one contiguous add per offset over all
 channels at once; NumPy's elementwise loops run several times faster on contiguous memory
-than on the short strided rows that ``col2im`` would add otherwise.
+than on the short strided rows that ``col2im`` would add otherwise. With many channels the
+forward pass stacks only the ``WW`` horizontal shifts of the image and runs one GEMM per
+kernel row on slices of them (:func:`_conv_forward_rows`), a third of the copying.
 """
 
 from __future__ import annotations
@@ -353,7 +355,7 @@ def conv_forward(x, w, b, conv_param):
     K, P = C * HH * WW, Ho * Wo
     dtype = np.result_type(x, w)
     flat = _is_same_width(stride, pad, WW)
-    if flat and WW * C >= _ROWS_MIN_DEPTH and HH > 1:
+    if flat and WW * C >= _ROWS_MIN_DEPTH:
         return _conv_forward_rows(x, w, b, pad, Ho), (x, w, b, conv_param)
     wb = np.empty((F, K + 1), dtype=dtype)  # [filters | bias]: the GEMM adds the bias
     # the flat columns are ordered (offset, channel), the im2col ones (channel, offset)
