@@ -105,17 +105,36 @@ def _bound_names(stmt) -> set[str]:
     return out
 
 
-_USED: dict[int, tuple[ast.AST, set[str]]] = {}
+_NODES: dict[int, tuple[ast.AST, list[ast.AST], set[str]]] = {}
+
+
+def _walk(tree: ast.AST) -> tuple[list[ast.AST], set[str]]:
+    """Every node of ``tree`` in ``ast.walk`` order, and the names it reads or binds.
+
+    Cached per tree while it lives: plan() looks at an exercise cell's nodes four times
+    (names used, library aliases, the cell's check, torch), and ``ast.walk`` is most of its cost.
+    """
+    hit = _NODES.get(id(tree))
+    if hit is None or hit[0] is not tree:
+        if len(_NODES) > 256:
+            _NODES.clear()
+        nodes, i = [tree], 0
+        while i < len(nodes):  # breadth first, children in field order: ast.walk's order, without its generators
+            node = nodes[i]
+            i += 1
+            for name in node._fields:
+                v = getattr(node, name, None)
+                if isinstance(v, ast.AST):
+                    nodes.append(v)
+                elif isinstance(v, list):
+                    nodes += [x for x in v if isinstance(x, ast.AST)]
+        hit = _NODES[id(tree)] = (tree, nodes, {n.id for n in nodes if isinstance(n, ast.Name)})
+    return hit[1], hit[2]
 
 
 def _used_names(tree: ast.AST) -> set[str]:
-    """Names a tree reads or binds (cached per tree while it lives: plan() asks twice)."""
-    hit = _USED.get(id(tree))
-    if hit is None or hit[0] is not tree:
-        if len(_USED) > 256:
-            _USED.clear()
-        hit = _USED[id(tree)] = (tree, {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)})
-    return hit[1]
+    """Names a tree reads or binds."""
+    return _walk(tree)[1]
 
 
 def _root(node) -> str | None:
@@ -128,7 +147,7 @@ def _lib_aliases(trees) -> tuple[set[str], dict[str, str]]:
     """Names bound to i2dl_lab modules, and names bound to i2dl_lab objects (alias -> name)."""
     mods, objs = set(), {}
     for tree in trees:
-        for n in ast.walk(tree):
+        for n in _walk(tree)[0]:
             if isinstance(n, ast.Import):
                 for a in n.names:
                     if _is_lib(a.name):
@@ -146,7 +165,7 @@ def check_cell(tree: ast.Module, graded: set[str], mods: set[str], objs: dict[st
     One pass over the tree: the cost grows with the cell's size only.
     """
     local = _local_defs(tree)
-    for n in ast.walk(tree):
+    for n in _walk(tree)[0]:
         line = getattr(n, "lineno", "?")
         if isinstance(n, ast.ImportFrom) and _is_lib(n.module):
             for a in n.names:
@@ -297,7 +316,7 @@ def _torch_names(units: list[dict]) -> set[str]:
 
 
 def _uses(tree: ast.Module, names: set[str]) -> str | None:
-    for n in ast.walk(tree):
+    for n in _walk(tree)[0]:
         name = n.id if isinstance(n, ast.Name) else n.attr if isinstance(n, ast.Attribute) else None
         if name in names:
             return (f"line {n.lineno}: uses torch (`{name}`); this exercise is NumPy only: torch's autograd would "
