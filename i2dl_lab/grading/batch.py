@@ -21,7 +21,7 @@ from .gradebook import Gradebook
 from .grader import LabConfig, grade_bytes, student_for
 from .notebook import MAX_NOTEBOOK_BYTES, sha256
 from .protocol import GradeResult, safe_text
-from .sandbox import preflight
+from .sandbox import keep_spare_children, preflight, spare_children
 
 
 @dataclass
@@ -141,20 +141,22 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
                 summary.skipped += 1
             else:
                 todo.append(item)
-        if todo:  # refuse before the first submission rather than record an error for each
-            preflight(cfg.spec, cfg.limits, cfg.hide)
         bar = progress(total=len(todo), desc=f"grading lab {cfg.lab}", disable=quiet or not todo)
         record = _Recorder(book, cfg, summary, bar, feedback_dir)
-        try:
-            if dask_address:
-                _run_dask(dask_address, cfg, todo, record, record.crashed)
-            elif jobs > 1 and len(todo) > 1:
-                _run_pool(jobs, cfg, todo, record, record.crashed)
-            else:
-                for item in todo:
-                    record(item, grade_task(item.name, item.data, cfg))
-        finally:
-            bar.close()
+        # a spare child starts and confines itself while the previous submission is scored and recorded
+        with spare_children():
+            try:
+                if todo:  # refuse before the first submission rather than record an error for each
+                    preflight(cfg.spec, cfg.limits, cfg.hide)
+                if dask_address:
+                    _run_dask(dask_address, cfg, todo, record, record.crashed)
+                elif jobs > 1 and len(todo) > 1:
+                    _run_pool(jobs, cfg, todo, record, record.crashed)
+                else:
+                    for item in todo:
+                        record(item, grade_task(item.name, item.data, cfg))
+            finally:
+                bar.close()
     summary.seconds = time.monotonic() - t0
     return summary
 
@@ -164,7 +166,8 @@ def _run_pool(jobs: int, cfg: LabConfig, todo, record, crashed) -> None:
 
     queue = list(reversed(todo))
     in_flight = 4 * jobs  # submissions read into memory at a time
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"),
+                             initializer=keep_spare_children) as pool:
         futures: dict = {}
         while queue or futures:
             while queue and len(futures) < in_flight:

@@ -109,27 +109,45 @@ class Box:
 
 
 @dataclass(frozen=True)
+class Setup:
+    """What the child needs before any submission: the spec to load and how to confine itself.
+
+    The first line on the child's stdin; the :class:`Job` follows once the child is confined
+    (a child may be started and confined before the grader knows its submission).
+    """
+
+    spec: dict
+    box: Box
+
+    def to_line(self) -> bytes:
+        return json.dumps({"spec": self.spec, "box": vars(self.box)}).encode() + b"\n"
+
+    @classmethod
+    def from_line(cls, raw: bytes) -> Setup:
+        d = json.loads(raw)
+        return cls(spec=d["spec"], box=Box(**d["box"]))
+
+
+@dataclass(frozen=True)
 class Job:
-    """Everything the child needs, sent once on its stdin."""
+    """One submission's work for the child, sent on its stdin after the :class:`Setup`."""
 
     spec: dict                      # where the child imports the lab's spec from (for the drivers)
     units: list[Unit]
     tasks: list[Task]
     skip_cells: list[int] = field(default_factory=list)
-    box: Box | None = None
 
     def to_json(self) -> bytes:
         # by hand, not dataclasses.asdict: that deep-copies every encoded case on the way
         d = {"spec": self.spec, "units": [vars(u) for u in self.units], "tasks": [vars(t) for t in self.tasks],
-             "skip_cells": self.skip_cells, "box": vars(self.box) if self.box else None}
+             "skip_cells": self.skip_cells}
         return json.dumps(d, allow_nan=False).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Job:
         d = json.loads(raw)
-        box = Box(**d["box"]) if d.get("box") else None
         return cls(spec=d["spec"], units=[Unit(**u) for u in d["units"]], tasks=[Task(**t) for t in d["tasks"]],
-                   skip_cells=list(d["skip_cells"]), box=box)
+                   skip_cells=list(d["skip_cells"]))
 
 
 # ------------------------------------------------------------------ child -> parent

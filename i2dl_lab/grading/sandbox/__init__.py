@@ -15,6 +15,8 @@ found and killed.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -22,17 +24,18 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..protocol import Box, Job
+from ..protocol import Box, Job, Setup
 from . import memory
-from .launch import PKG_ROOT, scrubbed_env, start
+from .launch import PKG_ROOT, PRELOADABLE, scrubbed_env, start
 from .supervise import ChildRun, describe_exit, kill_uid, watch
 
 __all__ = ["Limits", "ChildRun", "run_child", "preflight", "SandboxUnavailable", "hideable", "scrubbed_env",
-           "describe_exit", "UID_BASE"]
+           "describe_exit", "UID_BASE", "spare_children", "keep_spare_children", "discard_spares"]
 
 #: Unprivileged uids the children use when the grader is root: UID_BASE + child pid.
 UID_BASE = 1_500_000_000
@@ -229,29 +232,35 @@ def preflight(spec: dict, limits: Limits, hide=()) -> dict:
     return report
 
 
-def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,
-              hide=(), exercise_seconds: dict[str, float] | None = None) -> ChildRun:
-    """Run one child on ``job`` and collect its messages and output.
+@dataclass
+class _Started:
+    """A child started and told how to confine itself, waiting for its job."""
 
-    ``exercise_seconds``: the wall clock of each task by exercise id (default and most:
-    ``limits.wall_per_exercise``).
-    """
-    if not _SWEPT:  # the first child of this process clears what graders killed with -9 left behind
-        _SWEPT.append(bool(memory.sweep_stale(tempfile.gettempdir())))
-    run = ChildRun()
-    t_start = time.monotonic()
-    total = min(limits.wall_per_submission, budget) if budget is not None else limits.wall_per_submission
+    child: object            # launch.Forked or launch.Spawned
+    base: str                # its temp folder (``work`` inside)
+    r_fd: int                # the answer pipe's reading end
+    uid: int | None
+    cgroup: str | None
+    key: tuple               # what it was started for (see :func:`_key`)
+    preloaded: frozenset     # heavy libraries it was forked with
+
+
+def _key(spec: dict, limits: Limits, hide, python: str) -> tuple:
+    return (python, json.dumps(spec, sort_keys=True), json.dumps(limits.as_dict(), sort_keys=True),
+            tuple(hide), threading.get_ident())
+
+
+def _launch(spec: dict, limits: Limits, hide, python: str, preload) -> _Started:
+    """Start a child and send it its :class:`~..protocol.Setup`: it confines itself, says Ready, waits for a job."""
     base = tempfile.mkdtemp(prefix=f"{memory.PREFIX}{os.getpid()}-")
     os.chmod(base, 0o711)
     work = os.path.join(base, "work")
     os.mkdir(work, 0o700)
     r_fd, w_fd = os.pipe()
     child = uid = None
-    removing: list = []
     cgroup = memory.create(limits.memory_bytes)
     try:
-        child = start(job.spec, limits, work, base, w_fd, python, preload=_imported_roots(job))
-        run.started_by = child.started_by
+        child = start(spec, limits, work, base, w_fd, python, preload=preload)
         os.close(w_fd)
         w_fd = -1
         if os.geteuid() == 0:
@@ -260,23 +269,114 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         checkout, course = course_paths()
         box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable([*hide, *course])[0],
                   checkout=checkout, cgroup=cgroup)
-        child.send_job(replace(job, box=box).to_json())
+        child.send_setup(Setup(spec=spec, box=box).to_line())
+        return _Started(child, base, r_fd, uid, cgroup, _key(spec, limits, hide, python), frozenset(preload))
+    except BaseException:
+        _discard(_Started(child, base, r_fd, uid, cgroup, (), frozenset()))
+        raise
+    finally:
+        if w_fd >= 0:
+            os.close(w_fd)
+
+
+def _discard(started: _Started) -> None:
+    """Stop a started child that will not be used and remove what it had."""
+    if started.child is not None:
+        _stop(started.child, started.uid, started.cgroup, done=False)
+    os.close(started.r_fd)
+    if started.cgroup is not None:
+        memory.remove(started.cgroup)
+    shutil.rmtree(started.base, ignore_errors=True)
+
+
+#: The next submission's child, by grading thread, while :func:`spare_children` is on: started
+#: and confined while the grader scores, records and prepares, so a submission does not wait
+#: for its child to start. Forked from the fork server like any child, it holds nothing of the
+#: course; each is used by one submission only, with its own namespaces, cgroup and uid.
+_SPARES: dict[int, _Started] = {}
+_KEEP_SPARES: list[bool] = [False]
+
+
+def _take_spare(key: tuple, preload: set) -> _Started | None:
+    """The spare started for ``key``, if it is alive and has ``preload``; otherwise None (it is discarded)."""
+    spare = _SPARES.pop(threading.get_ident(), None)
+    if spare is None:
+        return None
+    if spare.key == key and preload <= spare.preloaded and spare.child.running():
+        return spare
+    _discard(spare)
+    return None
+
+
+def discard_spares() -> None:
+    """Stop every spare child this process holds (the end of a batch, or of a worker process)."""
+    for tid in list(_SPARES):
+        spare = _SPARES.pop(tid, None)
+        if spare is not None:
+            _discard(spare)
+
+
+@contextlib.contextmanager
+def spare_children():
+    """Within this block, each child run leaves a spare child for the next one (see :data:`_SPARES`)."""
+    _KEEP_SPARES[0] = True
+    try:
+        yield
+    finally:
+        _KEEP_SPARES[0] = False
+        discard_spares()
+
+
+def keep_spare_children() -> None:
+    """For a grading worker process: spare children on until it exits (they are stopped then)."""
+    import atexit
+
+    if not _KEEP_SPARES[0]:
+        _KEEP_SPARES[0] = True
+        atexit.register(discard_spares)
+
+
+def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,
+              hide=(), exercise_seconds: dict[str, float] | None = None) -> ChildRun:
+    """Run one child on ``job`` and collect its messages and output.
+
+    ``exercise_seconds``: the wall clock of each task by exercise id (default and most:
+    ``limits.wall_per_exercise``). The child is a spare started earlier when one is waiting
+    for the same spec, limits and hidden paths; within :func:`spare_children` a spare for the
+    next run is started once this child is gone.
+    """
+    if not _SWEPT:  # the first child of this process clears what graders killed with -9 left behind
+        _SWEPT.append(bool(memory.sweep_stale(tempfile.gettempdir())))
+    run = ChildRun()
+    t_start = time.monotonic()
+    total = min(limits.wall_per_submission, budget) if budget is not None else limits.wall_per_submission
+    python = python or sys.executable
+    preload = PRELOADABLE & _imported_roots(job)
+    started = _take_spare(_key(job.spec, limits, hide, python), preload) or \
+        _launch(job.spec, limits, hide, python, preload)
+    child, base = started.child, started.base
+    run.started_by = child.started_by
+    removing: list = []
+    try:
+        child.send_job(job.to_json())
         # With a private /tmp the confined child works in its own tmpfs and cannot see this folder
         # once it is ready: remove it then, while the child works.
         on_ready = (lambda: removing.append(_remove_soon(base))) if limits.private_tmp else None
-        watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {}, on_ready)
+        watch(child, started.r_fd, run, limits, t_start, total, job, exercise_seconds or {}, on_ready)
     finally:
         t_end = time.monotonic()
-        if w_fd >= 0:
-            os.close(w_fd)
-        os.close(r_fd)
-        if child is not None:
-            _stop(child, uid, cgroup, done=run.ended == "done")
-            run.cpu_seconds = getattr(child, "cpu_seconds", None)
-        if cgroup is not None:
-            run.memory_peak = memory.peak(cgroup)
-            memory.remove(cgroup)
+        os.close(started.r_fd)
+        _stop(child, started.uid, started.cgroup, done=run.ended == "done")
+        run.cpu_seconds = getattr(child, "cpu_seconds", None)
+        if started.cgroup is not None:
+            run.memory_peak = memory.peak(started.cgroup)
+            memory.remove(started.cgroup)
         (removing or [_remove_soon(base)])[0].result()
         run.seconds = time.monotonic() - t_start
         run.cleanup_seconds = run.seconds - (t_end - t_start)
+    if _KEEP_SPARES[0] and child.started_by == "fork server":
+        try:
+            _SPARES[threading.get_ident()] = _launch(job.spec, limits, hide, python, started.preloaded | preload)
+        except (OSError, TimeoutError, ConnectionError, ValueError):
+            pass  # no spare: the next run starts its own child
     return run

@@ -16,7 +16,7 @@ import sys
 import time
 import traceback
 
-from ..protocol import CaseOutcome, Done, End, Job, Load, Loaded, Missing, Ready, Start
+from ..protocol import CaseOutcome, Done, End, Job, Load, Loaded, Missing, Ready, Setup, Start
 from . import confine, references
 
 MAX_JOB_BYTES = 256 * 2**20
@@ -145,26 +145,26 @@ def run_tasks(job: Job, ns: dict, drivers: dict, chan: Channel) -> None:
 
 
 def main(proto_fd: int, parent: int | None = None, prepared: tuple | None = None) -> None:
-    """The child: read the job, remove the references, confine, define the cells, run the tasks.
+    """The child: read its setup, remove the references, confine, read the job, define the cells, run the tasks.
 
     ``prepared``: ``(spec locator, drivers, modules that defined the references)`` when a fork
     server loaded that spec and removed its references before forking this process.
     """
     confine.die_with_parent(parent)
-    job = Job.from_json(sys.stdin.buffer.read(MAX_JOB_BYTES))
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    setup = Setup.from_line(sys.stdin.buffer.readline(MAX_JOB_BYTES))
     chan = Channel(proto_fd)
-    if prepared is not None and prepared[0] == job.spec:
+    if prepared is not None and prepared[0] == setup.spec:
         drivers, defined_in = prepared[1], prepared[2]
     else:
-        drivers, defined_in = references.remove_references(load_spec(job.spec))
+        drivers, defined_in = references.remove_references(load_spec(setup.spec))
     try:
-        report = confine.apply(job.box, references.files_to_hide(defined_in))
+        report = confine.apply(setup.box, references.files_to_hide(defined_in))
     except (confine.ConfinementError, OSError) as exc:  # refuse: no student code runs half confined
         chan.send(Ready({"refused": f"{type(exc).__name__}: {exc}"[:500]}))
         os._exit(0)
     chan.send(Ready(report))
+    job = Job.from_json(sys.stdin.buffer.read(MAX_JOB_BYTES))  # the submission, once confined
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 
     import builtins
 

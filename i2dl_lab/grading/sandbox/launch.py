@@ -46,12 +46,22 @@ class Spawned:
         self.pid = self.proc.pid
         self.out_fd = self.proc.stdout.fileno()
 
+    def send_setup(self, line: bytes) -> None:
+        try:
+            self.proc.stdin.write(line)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass
+
     def send_job(self, data: bytes) -> None:
         try:
             self.proc.stdin.write(data)
             self.proc.stdin.close()
         except (BrokenPipeError, OSError):
             pass
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
 
     def wait(self, timeout: float) -> int:
         return self.proc.wait(timeout=timeout)
@@ -78,12 +88,23 @@ class Forked:
             os.close(in_r)
             os.close(out_w)
 
+    def send_setup(self, line: bytes) -> None:
+        try:
+            while line:
+                line = line[os.write(self.in_w, line):]
+        except (BrokenPipeError, OSError):
+            pass
+
     def send_job(self, data: bytes) -> None:
         try:
             with os.fdopen(self.in_w, "wb") as fh:
                 fh.write(data)
         except (BrokenPipeError, OSError):
             pass
+
+    def running(self) -> bool:
+        """Whether it still runs (its fork server has not reported its exit)."""
+        return self.status is None and self.server.alive() and not self.server.exited(self.pid)
 
     def wait(self, timeout: float) -> int:
         if self.status is None:
@@ -146,6 +167,20 @@ class ForkServer:
 
         socket.send_fds(self.sock, [json.dumps(request).encode()], fds)
         return int(self._next("pid", timeout)["pid"])
+
+    def exited(self, pid: int) -> bool:
+        """Whether the server has reported ``pid``'s exit (reads what it sent, without waiting)."""
+        while select.select([self.sock], [], [], 0)[0]:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        while b"\n" in self.buf:
+            line, _, self.buf = self.buf.partition(b"\n")
+            msg = json.loads(line)
+            if "exit" in msg:
+                self.exits[int(msg["exit"])] = (int(msg["status"]), float(msg["cpu"]))
+        return pid in self.exits
 
     def exit_status(self, pid: int, timeout: float) -> tuple[int, float]:
         """How the child ``pid`` ended (an exit code, -N for signal N) and the CPU seconds it used.
