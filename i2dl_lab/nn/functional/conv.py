@@ -468,26 +468,27 @@ def conv_backward(dout, cache):
 def _conv_backward_flat(x, w, dout3, pad, Ho):
     """:func:`conv_backward` for stride 1 and ``WW = 2*pad + 1`` on the flattened image.
 
-    ``dout3`` is ``(N, F, Ho*W)``. The column gradients of one image, ``dcols (HH*WW, C, L)``,
-    go back onto a zero-padded flat image ``dxf`` holding each channel in a block of ``L`` with
-    the image at ``o = pad*W + pad``: offset ``t`` adds ``dcols[t]`` at ``dxf[s_t : s_t + C*L]``,
+    ``dout3`` is ``(N, F, Ho*W)``. The column gradients go back onto a zero-padded flat image
+    ``dxf`` holding each channel in a block of ``L`` with the image at ``o = pad*W + pad``:
+    offset ``t`` adds its ``(C, L)`` block of column gradients at ``dxf[s_t : s_t + C*L]``,
     ``s_t = shift_t + o``, one contiguous add for all channels. Every read of the forward pass
     stays in its own channel's block, so its gradient does too; the ``L - Ho*W`` trailing
-    columns of each block of ``dcols`` are zero and add nothing.
+    columns of each block are zero and add nothing. The column gradients are made one kernel
+    row at a time, so that they are still in cache when they are added back.
     """
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
-    T, K, P = HH * WW, C * HH * WW, Ho * W
+    T, K, P, R = HH * WW, C * HH * WW, Ho * W, WW * C
     dtype = dout3.dtype
     taps = _flat_taps(H, W, HH, WW, pad, Ho)
     o = pad * W + pad
     L = P + (HH - 1) * W + WW - 1  # reaches the bottom-right read of the last output pixel
     wT = np.ascontiguousarray(w.transpose(2, 3, 1, 0).reshape(K, F))  # (K, F), rows (offset, channel)
-    m = _images_per_chunk(N, (K + 1 + F) * P + K * L, dtype.itemsize)  # columns, dout, their gradient
+    m = _images_per_chunk(N, (K + 1 + F) * P, dtype.itemsize)  # columns and dout
     cols, _ = _column_buffer(m, C, HH, WW, Ho, W, dtype)  # (m, K+1, P), rebuilt from x
     cols4 = cols[:, :K].reshape(m, T, C, P)
-    dcols = np.zeros((m, T, C, L), dtype=dtype)
-    dcols_kp = dcols.reshape(m, K, L)[:, :, :P]  # what the GEMM writes; columns P.. stay zero
+    drow = np.zeros((WW, C, L), dtype=dtype)  # column gradients of one kernel row
+    drow_rp = drow.reshape(R, L)[:, :P]  # what the GEMM writes; columns P.. stay zero
     dxf = np.zeros(C * L + (HH - 1) * W + WW - 1, dtype=dtype)  # the tail past C*L only ever adds zeros
     dwbT = np.zeros((K + 1, F), dtype=dtype)  # [dw | db], transposed
     dwbT_k = np.empty((m, K + 1, F), dtype=dtype)
@@ -500,17 +501,19 @@ def _conv_backward_flat(x, w, dout3, pad, Ho):
         np.matmul(cols[:k], d.transpose(0, 2, 1), out=dwbT_k[:k])  # (k, K+1, F)
         for g in dwbT_k[:k]:
             dwbT += g
-        np.matmul(wT, d, out=dcols_kp[:k])  # (K, F) @ (k, F, P) -> (k, K, P)
-        for t, (_, _, _, wrap) in enumerate(taps):
-            if wrap is not None:  # those reads were zero padding: no gradient
-                dcols[:k, t, :, :P].reshape(k, C, Ho, W)[..., wrap] = 0
         for n in range(k):
-            for t, (shift, *_) in enumerate(taps):
-                s = shift + o
-                if t == 0:  # s = 0: a copy, so dxf needs no clearing between images
-                    dxf[: C * L] = dcols[n, 0].reshape(C * L)
-                else:
-                    dxf[s : s + C * L] += dcols[n, t].reshape(C * L)
+            for i in range(HH):
+                np.matmul(wT[i * R : (i + 1) * R], d[n], out=drow_rp)  # (WW*C, F) @ (F, P)
+                for j in range(WW):
+                    t = i * WW + j
+                    shift, _, _, wrap = taps[t]
+                    if wrap is not None:  # those reads were zero padding: no gradient
+                        drow[j, :, :P].reshape(C, Ho, W)[..., wrap] = 0
+                    s = shift + o
+                    if t == 0:  # s = 0: a copy, so dxf needs no clearing between images
+                        dxf[: C * L] = drow[0].reshape(C * L)
+                    else:
+                        dxf[s : s + C * L] += drow[j].reshape(C * L)
             dx[n0 + n] = dxf[: C * L].reshape(C, L)[:, o : o + H * W]
     dw = np.ascontiguousarray(dwbT[:K].reshape(HH, WW, C, F).transpose(3, 2, 0, 1))
     return dx.reshape(N, C, H, W), dw, dwbT[K].copy()
