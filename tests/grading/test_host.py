@@ -251,3 +251,47 @@ def test_7_the_child_cannot_read_keys_touch_the_gradebook_or_kill_the_grader(tmp
         assert expected_user in r.sandbox["user"] and r.sandbox["processes"].startswith("own PID namespace")
     finally:
         shutil.rmtree(home, ignore_errors=True)
+
+
+# ================================================================== spare children (started before their submission)
+def _alive(pid: int) -> bool:
+    return pid in _processes()
+
+
+def test_spare_children_serve_one_submission_each_and_end_with_the_batch(cfg):
+    from i2dl_lab.grading.grader import grade_bytes
+    from i2dl_lab.grading.sandbox import _SPARES, spare_children
+
+    solution = D.notebook(D.solution_cells())
+    spares, results = [], []
+    with spare_children():
+        for i in range(3):
+            results.append(grade_bytes(D.dumps(solution) + b" " * i, f"s{i}.ipynb", cfg))
+            (spare,) = _SPARES.values()  # the next submission's child, started and confined already
+            assert _alive(spare.child.pid)
+            spares.append(spare)
+    assert [r.score for r in results] == [FULL] * 3
+    assert len({s.child.pid for s in spares}) == 3 and not _SPARES
+    # the batch's end stopped the last spare and removed what it had; the others each served one submission
+    assert not any(_alive(s.child.pid) for s in spares)
+    assert not any(os.path.exists(p) for s in spares for p in (s.base, s.cgroup) if p)
+    if ROOT:  # each submission ran as the unique uid of the spare started for it
+        uids = [int(re.search(r"uid (\d+)", r.sandbox["user"]).group(1)) for r in results]
+        assert uids[1:] == [UID_BASE + s.child.pid for s in spares[:2]]
+
+
+def test_a_spare_started_for_other_limits_is_stopped_not_used(cfg):
+    from i2dl_lab.grading.grader import grade_bytes
+    from i2dl_lab.grading.sandbox import _SPARES, spare_children
+
+    solution = D.dumps(D.notebook(D.solution_cells()))
+    with spare_children():
+        grade_bytes(solution, "a.ipynb", cfg)
+        (spare,) = _SPARES.values()
+        other = replace(cfg, limits=fast_limits(memory_bytes=768 << 20))
+        r = grade_bytes(solution + b" ", "b.ipynb", other)
+        assert not _alive(spare.child.pid) and not os.path.exists(spare.base)
+    assert r.score == FULL
+    if ROOT:
+        assert int(re.search(r"uid (\d+)", r.sandbox["user"]).group(1)) != UID_BASE + spare.child.pid
+        assert "768 MiB" in r.sandbox["memory"]
