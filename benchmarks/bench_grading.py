@@ -190,6 +190,12 @@ def main() -> None:
     per = [r.seconds for r in results]
     print(f"  every submission: median {statistics.median(per):.3f} s, max {max(per):.2f} s (a loop: "
           f"{cfg.limits.exercise_floor:g} s per looping exercise, the clock its reference needs)")
+    limited = [r for r in results if r.status == "graded" and r not in clean]
+    for r in limited:
+        t = r.timing
+        print(f"  time limit hit: {r.seconds:.2f} s = prepare {t['prepare']:.2f} + children {t['children']:.2f} "
+              f"(start-up {t['startup']:.2f}, clean-up {t['cleanup']:.2f}) + scoring {t['score']:.2f}; "
+              f"{'; '.join(e.message for e in r.exercises if 'time limit' in e.message)}")
     print(f"  {len(clean)} graded without a time limit, per submission (ms):   median      p90")
     for name, values in rows.items():
         med, p90 = _quantiles(values)
