@@ -254,8 +254,8 @@ def _lstm_gate_grads(dh, dc, gates, tc, prev_c, H, out, tmp, tmp3):
 
     ``dc`` (H, N) is the gradient arriving at the new cell state from later steps; the one
     from ``h = o * tanh(c)`` is added to it in place, and ``dc`` then becomes dprev_c (also
-    in place). ``tmp`` (H, N) and ``tmp3`` (3H, N) are scratch buffers: the loop over time
-    steps allocates nothing. (The single-step version passes transposed views.)
+    in place). ``tmp`` (H, N) and ``tmp3`` (3H, N) are scratch buffers.
+    :func:`lstm_step_backward` passes transposed views of its (N, .) arrays.
     """
     i, f, o, g = gates[:H], gates[H : 2 * H], gates[2 * H : 3 * H], gates[3 * H :]
     np.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
