@@ -201,7 +201,7 @@ class _Watch:
         if self.t_start + self.total <= self.phase_deadline:
             run.detail = f"time limit exceeded: the submission's {lim.wall_per_submission:g} s wall clock ran out"
         else:
-            run.detail = f"time limit exceeded in {self.phase} ({self.phase_seconds:g} s wall clock)"
+            run.detail = f"time limit exceeded in {self.phase} ({self.phase_seconds:.3g} s wall clock)"
 
     def take_output(self, data: bytes) -> None:
         room = self.limits.output_bytes - len(self.out)
