@@ -377,8 +377,12 @@ def run_ours(subs: Path, db: Path, key_file: Path) -> dict:
     rows, results = our_points(db)
     student_code = sum(c.seconds or 0.0 for r in results.values() for e in r.exercises for c in e.cases)
     timed_out = {s for s, r in results.items() if any("time limit" in (e.message or "") for e in r.exercises)}
+    parts: dict[str, float] = {}
+    for r in results.values():
+        for k, v in (getattr(r, "timing", None) or {}).items():
+            parts[k] = parts.get(k, 0.0) + float(v)
     return {"wall": wall, "cpu": cpu, "cpu_how": how, "rows": rows, "student_code": student_code,
-            "seconds": {s: r.seconds for s, r in results.items()}, "timed_out": timed_out}
+            "seconds": {s: r.seconds for s, r in results.items()}, "timed_out": timed_out, "parts": parts}
 
 
 def compare(students: list[str], ours: dict, theirs: dict) -> list[str]:
@@ -474,6 +478,9 @@ def main() -> None:
           f"({ours[0]['cpu_how']}); student code {ours[0]['student_code']:.2f} s of the first run; median per "
           f"submission {median_of(ours[0]['seconds'])}" + (f" without the {len(slow)} that hit a time limit "
           f"({', '.join(sorted(slow))}), which took {sum(ours[0]['seconds'][s] for s in slow):.1f} s" if slow else ""))
+    if ours[0]["parts"]:
+        print("  where its time went (first run, summed over submissions, as the grader records it): "
+              + ", ".join(f"{k} {v:.2f} s" for k, v in ours[0]["parts"].items()))
     for m in modes:
         t = theirs[m]
         print(f"nbgrader autograde, {m} notebooks: wall {t['wall']:.2f} s = {t['wall'] / n:.3f} s per submission, "
