@@ -151,3 +151,19 @@ def test_graded_cells_only_keeps_what_the_grader_runs(cmp, lab):
     assert sum(k.get("quiz") is True for k in kinds) == 1
     assert sources[0].strip() == "import numpy as np"  # the only import line the exercise cells use
     assert not any("self_check(" in s or "make_spirals" in s for s in sources)
+
+
+def test_the_comparison_names_every_student_whose_points_differ(cmp, capsys):
+    """A failed nbgrader run counts 0, like a rejected notebook; any other gap is reported, however small."""
+    ours = {"rows": {
+        "a": {"score": 5.0, "status": "graded", "exercises": {"relu_forward": 1.0, "quiz": 4.0}},
+        "b": {"score": 5.0, "status": "graded", "exercises": {"relu_forward": 1.0, "quiz": 4.0}},
+        "c": {"score": 0.0, "status": "rejected", "exercises": {"relu_forward": 0.0, "quiz": 0.0}},
+        "d": {"score": 1.0, "status": "graded", "exercises": {"relu_forward": 1.0, "quiz": 0.0}}}}
+    theirs = {"points": {"a": {"test_relu_forward": 1.0, "test_quiz": 4.0},
+                         "b": {"test_relu_forward": 2 / 3, "test_quiz": 4.0},
+                         "c": None,
+                         "d": {"test_relu_forward": 1.0, "test_quiz": 1e-3}}}
+    assert cmp.compare(["a", "b", "c", "d"], ours, theirs) == ["b", "d"]
+    out = capsys.readouterr().out
+    assert "relu_forward 1 vs 0.666667" in out and "quiz 0 vs 0.001" in out
