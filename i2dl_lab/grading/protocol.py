@@ -156,7 +156,9 @@ class Message:
     kind: ClassVar[str] = ""
 
     def to_line(self) -> str:
-        return json.dumps({"ev": self.kind, **asdict(self)}, allow_nan=False) + "\n"
+        # the fields as they are, not dataclasses.asdict: that deep-copies a case's encoded output
+        return json.dumps({"ev": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}},
+                          allow_nan=False) + "\n"
 
 
 @dataclass(frozen=True)
@@ -309,10 +311,12 @@ class GradeResult:
     submitted_at: str | None = None
     seconds: float = 0.0
     #: Where ``seconds`` went (for the instructor and the benchmark): ``prepare`` (reading the
-    #: notebook, the static check, drawing the cases, the expected outputs), ``startup``
+    #: notebook, the static check, drawing the cases), ``startup``
     #: (starting and confining each child until it is ready), ``children`` (each child from its
     #: start until it is gone and cleaned up), ``cleanup`` (from the child's last word until it
-    #: is gone and cleaned up) and ``score`` (comparing and scoring after the children); CPU
+    #: is gone and cleaned up), ``overlapped`` (the grader's own work while a child ran: the
+    #: expected outputs, starting the next child; part of ``children``) and ``score`` (comparing
+    #: and scoring after the children; most cases are compared as they arrive, within ``children``); CPU
     #: seconds: ``grader_cpu`` (this grading thread) and ``child_cpu`` (the children's processes).
     timing: dict = field(default_factory=dict)
 
