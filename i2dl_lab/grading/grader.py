@@ -349,9 +349,12 @@ class _Session:
         result.notes.extend(self.plan.general)
         result.exercises = list(self.entries.values())
         self.cases: dict[str, list] = {}
+        self.args: dict[str, list] = {}
         self.expected: dict[str, list] = {}
         self.seconds: dict[str, float] = {}  # each exercise's wall clock in the child (Limits.exercise_seconds)
         self.to_run = [ex for ex in exercises if self._prepare(ex)]
+        self.by_id = {ex.id: ex for ex in self.to_run}
+        self.scored: dict[tuple[str, int], tuple[CaseOutcome, CaseResult]] = {}
         self.fn = {ex.id: ex.function for ex in exercises}
         self.got: dict[str, dict[int, CaseOutcome]] = {ex.id: {} for ex in self.to_run}
         self.charged: dict[str, str] = {}
@@ -360,7 +363,7 @@ class _Session:
         self.skip_cells: list[int] = []
 
     def _prepare(self, ex) -> bool:
-        """Draw the hidden cases and compute the expected outputs; False if the exercise scores 0 unrun."""
+        """Draw the hidden cases; False if the exercise scores 0 unrun."""
         entry = self.entries[ex.id]
         entry.notes.extend(self.plan.notes.get(ex.id, []))
         seed = case_seed(self.cfg.secret, self.cfg.lab, ex.id, self.sub.notebook_sha256)
@@ -373,15 +376,34 @@ class _Session:
         if '"$x"' in json.dumps(self.cases[ex.id]):
             raise ValueError(f"spec bug: the cases of exercise {ex.id!r} hold values that are not plain data "
                              "(numbers, strings, ndarrays, tuples/lists/dicts of them)")
-        t0 = time.perf_counter()
-        self.expected[ex.id] = [ex.run(ex.reference, copy.deepcopy(tuple(a))) for a in args_list]
-        self.seconds[ex.id] = self.cfg.limits.exercise_seconds(time.perf_counter() - t0)
+        self.args[ex.id] = args_list
         return True
+
+    def _expect(self) -> None:
+        """The expected outputs, and each exercise's clock from its reference's time (while the first child runs).
+
+        The child has its job by then and works on the other core; it reads the clocks only as
+        each exercise starts, after this returns.
+        """
+        for ex in self.to_run:
+            if ex.id in self.expected:
+                continue
+            t0 = time.perf_counter()
+            self.expected[ex.id] = [ex.run(ex.reference, copy.deepcopy(tuple(a))) for a in self.args.pop(ex.id)]
+            self.seconds[ex.id] = self.cfg.limits.exercise_seconds(time.perf_counter() - t0)
+
+    def _on_message(self, msg) -> None:
+        """Compare a case's answer as it arrives, while the child runs the next one."""
+        if isinstance(msg, CaseOutcome) and msg.ex in self.expected and not msg.tripwire:
+            expected = self.expected[msg.ex]
+            if 0 <= msg.case < len(expected) and (msg.ex, msg.case) not in self.scored:
+                result = _score_case(self.by_id[msg.ex], expected[msg.case], msg, None)
+                self.scored[(msg.ex, msg.case)] = (msg, result)
 
     def grade(self) -> None:
         timing = self.result.timing
         timing.update(prepare=round(time.monotonic() - self.t0, 6), startup=0.0, children=0.0, cleanup=0.0,
-                      child_cpu=0.0)
+                      child_cpu=0.0, overlapped=0.0)
         pending = list(self.to_run)
         t_end = time.monotonic() + self.cfg.limits.wall_per_submission
         for _attempt in range(len(self.to_run) + 2):
@@ -398,6 +420,7 @@ class _Session:
         for ex in pending:
             self.charged.setdefault(ex.id, "not run (too many restarts)")
         t_score = time.monotonic()
+        self._expect()  # done while the first child ran, unless no child ran
         for idx, errs in self.load_errors.items():
             self.result.notes.append(f"cell {idx} raised while being defined: " + "; ".join(errs))
         for ex in self.to_run:
@@ -408,10 +431,12 @@ class _Session:
         """One child on the pending exercises; returns those still to run in another child."""
         job = Job(spec=self.cfg.spec, units=[Unit(**u) for u in self.plan.units], skip_cells=list(self.skip_cells),
                   tasks=[Task(ex.id, ex.function, self.cases[ex.id]) for ex in pending])
-        run = run_child(job, self.cfg.limits, budget=budget, hide=self.cfg.hide, exercise_seconds=self.seconds)
+        run = run_child(job, self.cfg.limits, budget=budget, hide=self.cfg.hide, exercise_seconds=self.seconds,
+                        while_running=self._expect, on_message=self._on_message)
         res = self.result
         for key, secs in (("startup", run.startup_seconds), ("children", run.seconds),
-                          ("cleanup", run.cleanup_seconds), ("child_cpu", run.cpu_seconds)):
+                          ("cleanup", run.cleanup_seconds), ("child_cpu", run.cpu_seconds),
+                          ("overlapped", run.overlapped_seconds)):
             res.timing[key] = round(res.timing[key] + (secs or 0.0), 6)
         if run.output:
             res.output = (res.output + safe_text(run.output, 10 * self.cfg.limits.output_bytes))[
@@ -490,13 +515,21 @@ class _Session:
                              "functions must be your own code (scored 0)")
             entry.fail_remaining(n, entry.message)
             return
-        entry.cases = [_score_case(ex, expected[i], got.get(i), charged) for i in range(n)]
+        entry.cases = [self._case_result(ex, i, got.get(i), charged) for i in range(n)]
         passed = sum(c.passed for c in entry.cases)
         entry.points = round(float(ex.points) * passed / n, 6) if n else 0.0
         if charged:
             entry.message = charged
         else:
             entry.message = f"all {n} hidden cases passed" if passed == n else f"{passed} of {n} hidden cases passed"
+
+
+    def _case_result(self, ex, i: int, outcome: CaseOutcome | None, charged: str | None) -> CaseResult:
+        """Case ``i``'s result: the one compared as it arrived, else compared now."""
+        early = self.scored.get((ex.id, i))
+        if early is not None and outcome is early[0]:
+            return early[1]
+        return _score_case(ex, self.expected[ex.id][i], outcome, charged)
 
 
 def _missing(fn: str, reason: str) -> str:

@@ -337,13 +337,18 @@ def keep_spare_children() -> None:
 
 
 def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,
-              hide=(), exercise_seconds: dict[str, float] | None = None) -> ChildRun:
+              hide=(), exercise_seconds: dict[str, float] | None = None, while_running=None,
+              on_message=None) -> ChildRun:
     """Run one child on ``job`` and collect its messages and output.
 
     ``exercise_seconds``: the wall clock of each task by exercise id (default and most:
-    ``limits.wall_per_exercise``). The child is a spare started earlier when one is waiting
-    for the same spec, limits and hidden paths; within :func:`spare_children` a spare for the
-    next run is started once this child is gone.
+    ``limits.wall_per_exercise``); read as each task starts, so ``while_running`` may fill it.
+    ``while_running``: called once the child has its job, before its messages are read: the
+    grader's own work (the expected outputs) then runs while the child works, on another core.
+    ``on_message``: called with each message the child sent in order, as it arrives.
+    The child is a spare started earlier when one is waiting for the same spec, limits and
+    hidden paths; within :func:`spare_children` the spare for the next run is started while
+    this child works (its start-up and confinement overlap this child's run).
     """
     if not _SWEPT:  # the first child of this process clears what graders killed with -9 left behind
         _SWEPT.append(bool(memory.sweep_stale(tempfile.gettempdir())))
@@ -359,10 +364,19 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
     removing: list = []
     try:
         child.send_job(job.to_json())
+        t_own = time.monotonic()
+        if while_running is not None:
+            while_running()
+        if _KEEP_SPARES[0] and child.started_by == "fork server":
+            _keep_spare(job.spec, limits, hide, python, started.preloaded | preload)
+        run.overlapped_seconds = time.monotonic() - t_own
         # With a private /tmp the confined child works in its own tmpfs and cannot see this folder
         # once it is ready: remove it then, while the child works.
         on_ready = (lambda: removing.append(_remove_soon(base))) if limits.private_tmp else None
-        watch(child, started.r_fd, run, limits, t_start, total, job, exercise_seconds or {}, on_ready)
+        watch(child, started.r_fd, run, limits, t_start, total, job,
+              exercise_seconds if exercise_seconds is not None else {}, on_ready, on_message)
+        if run.startup_seconds is not None:  # its Ready was read after that work: count only the wait beyond it
+            run.startup_seconds = max(0.0, run.startup_seconds - run.overlapped_seconds)
     finally:
         t_end = time.monotonic()
         os.close(started.r_fd)
@@ -374,9 +388,15 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         (removing or [_remove_soon(base)])[0].result()
         run.seconds = time.monotonic() - t_start
         run.cleanup_seconds = run.seconds - (t_end - t_start)
-    if _KEEP_SPARES[0] and child.started_by == "fork server":
-        try:
-            _SPARES[threading.get_ident()] = _launch(job.spec, limits, hide, python, started.preloaded | preload)
-        except (OSError, TimeoutError, ConnectionError, ValueError):
-            pass  # no spare: the next run starts its own child
     return run
+
+
+def _keep_spare(spec: dict, limits: Limits, hide, python: str, preload) -> None:
+    """Start the next run's child now (see :data:`_SPARES`); without one the next run starts its own."""
+    old = _SPARES.pop(threading.get_ident(), None)
+    if old is not None:  # not taken by this run (other limits): it serves no one
+        _discard(old)
+    try:
+        _SPARES[threading.get_ident()] = _launch(spec, limits, hide, python, preload)
+    except (OSError, TimeoutError, ConnectionError, ValueError):
+        pass

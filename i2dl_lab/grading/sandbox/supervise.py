@@ -54,9 +54,10 @@ class ChildRun:
     timed_out_in: str | None = None
     started_by: str = ""
     memory_peak: int | None = None   # bytes all its processes held together at most (where a cgroup measured it)
-    startup_seconds: float | None = None  # from the start until the child was confined and said Ready
+    startup_seconds: float | None = None  # from the start until the child said Ready, beyond overlapped_seconds
     cleanup_seconds: float = 0.0     # from the child's last word until it was gone and cleaned up
     cpu_seconds: float | None = None  # CPU time of the child's processes (where the fork server measured it)
+    overlapped_seconds: float = 0.0  # the grader's own work while the child ran (expected outputs, next child)
 
 
 def _uid_pids(uid: int) -> list[int]:
@@ -182,9 +183,9 @@ class _Watch:
     """State of one supervision: the buffers, the phase and its deadline."""
 
     def __init__(self, child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job,
-                 exercise_seconds: dict[str, float], on_ready=None):
+                 exercise_seconds: dict[str, float], on_ready=None, on_message=None):
         self.child, self.r_fd, self.run, self.limits = child, r_fd, run, limits
-        self.on_ready = on_ready
+        self.on_ready, self.on_message = on_ready, on_message
         self.expected = Expected(job)
         self.exercise_seconds = exercise_seconds
         self.t_start, self.total = t_start, total
@@ -238,6 +239,8 @@ class _Watch:
         if not self.expected.accept(msg):
             return self.violation(f"the process sent a {msg.kind!r} message out of order (a forged answer?)")
         self.run.messages.append(msg)
+        if self.on_message is not None:
+            self.on_message(msg)
         if isinstance(msg, Ready):
             self.run.startup_seconds = time.monotonic() - self.t_start
             if self.on_ready is not None:
@@ -309,13 +312,15 @@ class _Watch:
 
 
 def watch(child, r_fd: int, run: ChildRun, limits, t_start: float, total: float, job: Job,
-          exercise_seconds: dict[str, float] | None = None, on_ready=None) -> None:
+          exercise_seconds: dict[str, float] | None = None, on_ready=None, on_message=None) -> None:
     """Supervise ``child`` running ``job`` until it is done or must be stopped; fills ``run``.
 
     ``exercise_seconds``: each task's wall clock by exercise id (at most ``limits.wall_per_exercise``).
     ``on_ready``: called once when the child says it is confined (``Ready``).
+    ``on_message``: called with each message that came in order (never with a rejected one).
     """
-    w = _Watch(child, r_fd, run, limits, t_start, total, job, exercise_seconds or {}, on_ready)
+    w = _Watch(child, r_fd, run, limits, t_start, total, job,
+               exercise_seconds if exercise_seconds is not None else {}, on_ready, on_message)
     finished = w.loop()
     run.output = w.out.decode("utf-8", "replace")
     if not finished:
