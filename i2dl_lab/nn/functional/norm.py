@@ -286,6 +286,21 @@ def _channel_sums(a3, b3, shift=None, buf=None):
     return s1, s2
 
 
+def _scale_shift(x, centre, scale, shift, out):
+    """``out = (x - centre) * scale + shift`` (``x * scale + shift`` when ``centre`` is None), in place.
+
+    Per-channel ``(C, 1)`` operands on an ``(m, C, P)`` block; subtracting the centre first is
+    what keeps the result exact when the mean dwarfs the spread.
+    """
+    if centre is None:
+        np.multiply(x, scale, out=out)
+    else:
+        np.subtract(x, centre, out=out)
+        out *= scale
+    out += shift
+    return out
+
+
 def _spatial_bn_train_forward(x, gamma, beta, bn_param):
     """Training-mode :func:`spatial_batchnorm_forward`: one read of ``x`` for the statistics.
 
@@ -336,13 +351,7 @@ def _spatial_bn_train_forward(x, gamma, beta, bn_param):
         shift = (beta.reshape(C) - mean64 * scale64).astype(dtype)[:, None]
     out = np.empty(x3.shape, dtype=dtype)
     for n0 in range(0, N, m):
-        o = out[n0 : n0 + m]
-        if centre:
-            np.subtract(x3[n0 : n0 + m], mu[:, None], out=o)
-            o *= scale
-        else:
-            np.multiply(x3[n0 : n0 + m], scale, out=o)
-        o += shift
+        _scale_shift(x3[n0 : n0 + m], mu[:, None] if centre else None, scale, shift, out[n0 : n0 + m])
     bn_param["running_mean"] = momentum * running_mean + (1.0 - momentum) * mu
     bn_param["running_var"] = momentum * running_var + (1.0 - momentum) * var
     return out.reshape(x.shape), ("spatial_train", x, mu, inv_std, var, gamma, eps, M)
@@ -384,14 +393,7 @@ def _spatial_bn_train_backward(dout, cache):
     dx = np.empty(x3.shape, dtype=dtype)
     for n0 in range(0, N, m):
         g = np.multiply(d3[n0 : n0 + m], k1, out=dx[n0 : n0 + m])
-        t = buf[: len(g)]
-        if centre:
-            np.subtract(x3[n0 : n0 + m], mu[:, None], out=t)
-            t *= k2
-        else:
-            np.multiply(x3[n0 : n0 + m], k2, out=t)
-        t += k3
-        g += t
+        g += _scale_shift(x3[n0 : n0 + m], mu[:, None] if centre else None, k2, k3, buf[: len(g)])
     return (dx.reshape(x.shape), dgamma.astype(dtype).reshape(gamma.shape), dbeta.astype(dtype).reshape(gamma.shape))
 
 
