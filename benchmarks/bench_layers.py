@@ -26,10 +26,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as TF  # noqa: N812, E402
-
-# run from a checkout without installing the package
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from _timing import Case, main  # noqa: E402  (the script folder is on sys.path)
+from _timing import Case, main  # noqa: E402  (Python puts the script's folder on sys.path)
 
 from i2dl_lab.nn import functional as F  # noqa: N812, E402
 
