@@ -89,6 +89,25 @@ def test_word_embedding_backward_sums_gradients_of_repeated_ids():
     np.testing.assert_array_equal(dW, [[1, 1], [4, 4], [1, 1], [0, 0]])
 
 
+def test_word_embedding_backward_in_float32_agrees_with_torch_on_many_repeats(rng):
+    ids = rng.integers(0, 50, size=(16, 40))  # 640 tokens over 50 ids; some ids unused by chance
+    ids[0, :5] = 49
+    W = rng.standard_normal((60, 8)).astype(np.float32)  # ids 50-59 never occur
+    dout = rng.standard_normal((16, 40, 8)).astype(np.float32)
+    _, cache = _rec.word_embedding_forward(ids, W)
+    dW = _rec.word_embedding_backward(dout, cache)
+    tW = torch.tensor(W, requires_grad=True)
+    torch.nn.functional.embedding(torch.from_numpy(ids), tW).backward(torch.from_numpy(dout))
+    assert dW.dtype == np.float32 and dW.shape == W.shape
+    np.testing.assert_allclose(dW, tW.grad.numpy(), rtol=1e-5, atol=1e-5)
+    assert not dW[50:].any()
+
+
+def test_word_embedding_backward_of_no_tokens_is_zero():
+    _, cache = _rec.word_embedding_forward(np.zeros((2, 0), dtype=int), np.ones((3, 4)))
+    np.testing.assert_array_equal(_rec.word_embedding_backward(np.zeros((2, 0, 4)), cache), np.zeros((3, 4)))
+
+
 def test_temporal_softmax_loss_gradient_matches_centred_differences_with_mask(rng):
     x = rng.standard_normal((N, T, 7))
     y = rng.integers(0, 7, size=(N, T))
