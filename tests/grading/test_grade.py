@@ -195,3 +195,24 @@ def test_malformed_quiz_answers_are_named_and_count_as_blank(grade):
 def test_well_formed_quiz_answers_leave_no_notes(grade):
     r = grade(D.solution_cells(quiz='ANSWERS = {"q1": True, "q2": None, "q3": "ca"}\n'))
     assert ex(r, "quiz").points == 6.0 and ex(r, "quiz").notes == []
+
+
+@pytest.mark.parametrize("expected, got, passed", [
+    (np.array([1.0, 2.0]), np.array([1.0, 2.0 + 1e-7]), True),
+    (np.array([1.0, 2.0]), np.array([1.0, 2.1]), False),
+    (np.array([np.inf, 1.0]), np.array([1e300, 1.0]), False),     # within rtol * inf, yet not an infinity
+    (np.array([np.inf, 1.0]), np.array([np.inf, 1.0]), True),
+    (np.array([-np.inf, 1.0]), np.array([np.inf, 1.0]), False),
+    (np.array([np.nan, 1.0]), np.array([np.nan, 1.0]), True),
+    (np.array([1.0, 1.0]), np.array([np.nan, 1.0]), False),
+    (np.array([1e308, 1.0]), np.array([-1e308, 1.0]), False),     # the difference overflows
+    (np.zeros((0, 3)), np.zeros((0, 3)), True),
+    (np.float64(2.5), 2.5, True),
+])
+def test_allclose_treats_infinities_and_nan_as_numpy_isclose_does(expected, got, passed):
+    from i2dl_lab.grading.spec import allclose
+
+    with np.errstate(all="ignore"):
+        ok, msg = allclose()(expected, got)
+        want = bool(np.isclose(got, expected, rtol=1e-6, atol=1e-8, equal_nan=True).all())
+    assert ok is passed and ok is want, msg
