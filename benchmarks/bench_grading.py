@@ -17,10 +17,11 @@ no time limit, the median and 90th percentile of:
   starting and confining the child, defining the cells, passing inputs and answers,
   stopping and cleaning up, scoring;
 
-and where the overhead goes (the result's ``timing``): prepare, start-up (until the child is
-confined and ready), the grader's own work once the child has its job (the expected outputs,
-starting the next submission's child; the child works meanwhile), the rest of the child's
-life besides student code, clean-up, scoring;
+and where the overhead goes (the result's ``timing``): prepare, start-up (waiting for the
+child to be confined and ready, beyond the grader's own work), the grader's own work once the
+child has its job (the expected outputs, starting the next submission's child; the child works
+meanwhile), the rest of the child's life besides student code (each answer is compared as it
+arrives), clean-up, scoring after the child;
 with the CPU seconds of the grading thread and of the child's processes, which the load of
 the machine does not inflate. The gradebook's writes are outside ``seconds`` (the
 coordinating process does them); the wall time includes them. The load average is printed
@@ -171,14 +172,14 @@ def main() -> None:
         "grading time": [r.seconds for r in clean],
         "student code": [student[id(r)] for r in clean],
         "overhead": [r.seconds - student[id(r)] for r in clean],
-        "  prepare (parse, static check, cases, expected)": [r.timing["prepare"] for r in clean],
+        "  prepare (parse, static check, cases)": [r.timing["prepare"] for r in clean],
         "  start-up (fork, confine, until ready)": [r.timing["startup"] for r in clean],
         "  while the child runs: expected, next child": [r.timing["overlapped"] for r in clean],
         "  child besides start-up and student code": [r.timing["children"] - r.timing["startup"]
                                                        - r.timing["overlapped"] - r.timing["cleanup"]
                                                        - student[id(r)] for r in clean],
         "  clean-up (stop, reap, cgroup, temp)": [r.timing["cleanup"] for r in clean],
-        "  scoring": [r.timing["score"] for r in clean],
+        "  scoring after the child": [r.timing["score"] for r in clean],
         "CPU: grading thread": [r.timing["grader_cpu"] for r in clean],
         "CPU: child processes": [r.timing["child_cpu"] for r in clean],
     }

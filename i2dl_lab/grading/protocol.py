@@ -311,13 +311,14 @@ class GradeResult:
     submitted_at: str | None = None
     seconds: float = 0.0
     #: Where ``seconds`` went (for the instructor and the benchmark): ``prepare`` (reading the
-    #: notebook, the static check, drawing the cases), ``startup``
-    #: (starting and confining each child until it is ready), ``children`` (each child from its
-    #: start until it is gone and cleaned up), ``cleanup`` (from the child's last word until it
-    #: is gone and cleaned up), ``overlapped`` (the grader's own work while a child ran: the
-    #: expected outputs, starting the next child; part of ``children``) and ``score`` (comparing
-    #: and scoring after the children; most cases are compared as they arrive, within ``children``); CPU
-    #: seconds: ``grader_cpu`` (this grading thread) and ``child_cpu`` (the children's processes).
+    #: notebook, the static check, drawing the cases); ``children`` (each child from its start
+    #: until it is gone and cleaned up), of which ``startup`` (waiting for the child to be
+    #: confined and ready, beyond ``overlapped``), ``overlapped`` (the grader's own work once the
+    #: child has its job: the expected outputs, starting the next submission's child) and
+    #: ``cleanup`` (from the child's last word until it is gone and cleaned up); ``score``
+    #: (scoring after the children; each case is compared as its answer arrives, within
+    #: ``children``). CPU seconds: ``grader_cpu`` (this grading thread) and ``child_cpu`` (the
+    #: children's processes).
     timing: dict = field(default_factory=dict)
 
     def exercise(self, ex_id: str) -> ExerciseResult:
