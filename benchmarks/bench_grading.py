@@ -39,7 +39,6 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -47,8 +46,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("I2DL_PLAIN_PROGRESS", "1")
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[1]  # the labs/ it grades (the course itself is installed)
 
 from i2dl_lab.grading.batch import grade_batch  # noqa: E402
 from i2dl_lab.grading.gradebook import Gradebook  # noqa: E402
