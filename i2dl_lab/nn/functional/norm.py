@@ -59,18 +59,13 @@ def _check_affine(name: str, p, size: int, what: str) -> np.ndarray:
     return p
 
 
-def _bn_forward(x, gamma, beta, bn_param, axes, pshape, fname):
-    if not isinstance(bn_param, dict):
-        raise TypeError(f"{fname}: bn_param must be a dict (keys 'mode', 'eps', 'momentum', ...), got "
-                        f"{type(bn_param).__name__}")
-    mode = bn_param.get("mode", "train")
-    if mode not in ("train", "test"):
-        raise ValueError(f"{fname}: bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+def _bn_settings(x, gamma, beta, bn_param, D: int):
+    """``(eps, momentum, gamma, beta, running_mean, running_var)`` of a batch-norm call, checked;
+    the running statistics start at 0 / 1 (in ``x``'s dtype) when ``bn_param`` has none yet."""
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
     check_positive("bn_param['eps']", eps)
     check_range("bn_param['momentum']", momentum, 0.0, 1.0, high_inclusive=True)
-    D = pshape[1] if len(pshape) > 1 else pshape[0]
     gamma = _check_affine("gamma", gamma, D, "feature/channel")
     beta = _check_affine("beta", beta, D, "feature/channel")
     running_mean = bn_param.get("running_mean")
@@ -79,6 +74,18 @@ def _bn_forward(x, gamma, beta, bn_param, axes, pshape, fname):
         running_mean = np.zeros(D, dtype=x.dtype)
     if running_var is None:
         running_var = np.ones(D, dtype=x.dtype)
+    return eps, momentum, gamma, beta, running_mean, running_var
+
+
+def _bn_forward(x, gamma, beta, bn_param, axes, pshape, fname):
+    if not isinstance(bn_param, dict):
+        raise TypeError(f"{fname}: bn_param must be a dict (keys 'mode', 'eps', 'momentum', ...), got "
+                        f"{type(bn_param).__name__}")
+    mode = bn_param.get("mode", "train")
+    if mode not in ("train", "test"):
+        raise ValueError(f"{fname}: bn_param['mode'] must be 'train' or 'test', got {mode!r}")
+    D = pshape[1] if len(pshape) > 1 else pshape[0]
+    eps, momentum, gamma, beta, running_mean, running_var = _bn_settings(x, gamma, beta, bn_param, D)
     g = gamma.reshape(pshape)
     if mode == "train":
         M = x.size // D  # values averaged per feature
@@ -312,19 +319,8 @@ def _spatial_bn_train_forward(x, gamma, beta, bn_param):
     ``(x - mean) * scale + beta`` instead, which does not cancel). The cache keeps ``x`` itself (as
     torch does), the mean and ``1/std``; the backward pass needs no ``xhat``.
     """
-    eps = bn_param.get("eps", 1e-5)
-    momentum = bn_param.get("momentum", 0.9)
-    check_positive("bn_param['eps']", eps)
-    check_range("bn_param['momentum']", momentum, 0.0, 1.0, high_inclusive=True)
     N, C, H, W = x.shape
-    gamma = _check_affine("gamma", gamma, C, "feature/channel")
-    beta = _check_affine("beta", beta, C, "feature/channel")
-    running_mean = bn_param.get("running_mean")
-    running_var = bn_param.get("running_var")
-    if running_mean is None:
-        running_mean = np.zeros(C, dtype=x.dtype)
-    if running_var is None:
-        running_var = np.ones(C, dtype=x.dtype)
+    eps, momentum, gamma, beta, running_mean, running_var = _bn_settings(x, gamma, beta, bn_param, C)
     x3 = x.reshape(N, C, H * W)
     M = N * H * W  # values averaged per channel
     m = _images_per_chunk(x3)
