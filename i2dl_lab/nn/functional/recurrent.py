@@ -249,35 +249,6 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, gates, tc)
 
 
-def _lstm_gate_grads(dh, dc, gates, tc, prev_c, H, out, tmp, tmp3):
-    """Gradient of the pre-activations, feature-major: ``gates`` and ``out`` are (4H, N).
-
-    ``dc`` (H, N) is the gradient arriving at the new cell state from later steps; the one
-    from ``h = o * tanh(c)`` is added to it in place, and ``dc`` then becomes dprev_c (also
-    in place). ``tmp`` (H, N) and ``tmp3`` (3H, N) are scratch buffers.
-    :func:`lstm_step_backward` passes transposed views of its (N, .) arrays.
-    """
-    i, f, o, g = gates[:H], gates[H : 2 * H], gates[2 * H : 3 * H], gates[3 * H :]
-    np.multiply(tc, tc, out=tmp)  # dc += dh * o * (1 - tanh(c)^2)
-    np.subtract(1.0, tmp, out=tmp)
-    tmp *= o
-    tmp *= dh
-    dc += tmp
-    np.multiply(dc, g, out=out[:H])  # d i
-    np.multiply(dc, prev_c, out=out[H : 2 * H])  # d f
-    np.multiply(dh, tc, out=out[2 * H : 3 * H])  # d o
-    np.multiply(dc, i, out=out[3 * H :])  # d g
-    # through the nonlinearities: sigmoid' = s(1-s), tanh' = 1 - t^2
-    np.subtract(1.0, gates[: 3 * H], out=tmp3)
-    tmp3 *= gates[: 3 * H]
-    out[: 3 * H] *= tmp3
-    np.multiply(g, g, out=tmp)
-    np.subtract(1.0, tmp, out=tmp)
-    out[3 * H :] *= tmp
-    dc *= f
-    return dc
-
-
 def lstm_step_backward(dnext_h, dnext_c, cache):
     """Backward pass of :func:`lstm_step_forward`.
 
@@ -293,14 +264,13 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     H = Wh.shape[0]
     check_shape("dnext_h", dnext_h, prev_h.shape, "(N, H) like the hidden state")
     check_shape("dnext_c", dnext_c, prev_c.shape, "(N, H) like the cell state")
-    dtype = np.result_type(dnext_h, dnext_c, gates)
-    da = np.empty(gates.shape, dtype=dtype)
-    N = gates.shape[0]
-    dc = np.array(dnext_c, dtype=dtype)  # a copy: updated in place
-    # the helper works feature-major: hand it transposed views of the (N, .) arrays
-    dprev_c = _lstm_gate_grads(dnext_h.T, dc.T, gates.T, tc.T, prev_c.T, H, da.T, np.empty((H, N), dtype),
-                               np.empty((3 * H, N), dtype)).T
-    return da @ Wx.T, da @ Wh.T, dprev_c, x.T @ da, prev_h.T @ da, da.sum(axis=0)
+    i, f, o, g = gates[:, :H], gates[:, H : 2 * H], gates[:, 2 * H : 3 * H], gates[:, 3 * H :]
+    dc = dnext_c + dnext_h * o * (1 - tc * tc)  # next_c reaches the loss directly and through next_h
+    da = np.concatenate([dc * g * i * (1 - i),  # through sigmoid' = s (1 - s) and tanh' = 1 - t^2
+                         dc * prev_c * f * (1 - f),
+                         dnext_h * tc * o * (1 - o),
+                         dc * i * (1 - g * g)], axis=1)  # (N, 4H)
+    return da @ Wx.T, da @ Wh.T, dc * f, x.T @ da, prev_h.T @ da, da.sum(axis=0)
 
 
 def _stacked_inputs(x, h0, T, D, H, dtype):
