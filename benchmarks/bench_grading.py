@@ -13,7 +13,9 @@ no time limit, the median and 90th percentile of:
 * **student code**: the time the submission's graded functions ran on the hidden cases,
   measured in the child around each call;
 * **overhead**: grading time minus student code, i.e. everything the grader adds per
-  submission: reading and checking the notebook, drawing cases and expected outputs,
+  submission: reading and checking the notebook (with ``--jobs 1`` done ahead, in a thread,
+  while the previous submission's child runs: only the wait for it counts), drawing cases
+  and expected outputs,
   starting and confining the child, defining the cells, passing inputs and answers,
   stopping and cleaning up, scoring;
 
@@ -170,7 +172,8 @@ def main() -> None:
         "grading time": [r.seconds for r in clean],
         "student code": [student[id(r)] for r in clean],
         "overhead": [r.seconds - student[id(r)] for r in clean],
-        "  prepare (parse, static check, cases)": [r.timing["prepare"] for r in clean],
+        "  prepare, waited for (parse, static check, cases)": [r.timing.get("prepare_waited", r.timing["prepare"])
+                                                               for r in clean],
         "  start-up (fork, confine, until ready)": [r.timing["startup"] for r in clean],
         "  while the child runs: expected, next child": [r.timing["overlapped"] for r in clean],
         "  child besides start-up and student code": [r.timing["children"] - r.timing["startup"]
@@ -178,6 +181,7 @@ def main() -> None:
                                                        - student[id(r)] for r in clean],
         "  clean-up (stop, reap, cgroup, temp)": [r.timing["cleanup"] for r in clean],
         "  scoring after the child": [r.timing["score"] for r in clean],
+        "prepare's own time (ahead, in a thread, with --jobs 1)": [r.timing["prepare"] for r in clean],
         "CPU: grading thread": [r.timing["grader_cpu"] for r in clean],
         "CPU: child processes": [r.timing["child_cpu"] for r in clean],
     }

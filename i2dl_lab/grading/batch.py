@@ -4,21 +4,24 @@ Workers (processes or Dask tasks) only orchestrate: each grades one submission t
 :func:`grader.grade_bytes`, which runs the student's code in its own sandboxed child. The
 coordinating process alone writes the gradebook, one transaction per submission as results
 arrive, so an interrupted batch keeps everything graded so far and a rerun skips it.
+Inline (``--jobs 1``), the next submission is prepared (:func:`grader.prepare`: parsed,
+checked statically, its cases drawn) in a thread while this one's child runs.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import os
+import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..progress import progress
 from .feedback import write_report
 from .gradebook import Gradebook
-from .grader import LabConfig, grade_bytes, student_for
+from .grader import LabConfig, grade_bytes, prepare, run_prepared, student_for
 from .notebook import MAX_NOTEBOOK_BYTES, sha256
 from .protocol import GradeResult, safe_text
 from .sandbox import keep_spare_children, preflight, spare_children
@@ -153,12 +156,60 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
                 elif jobs > 1 and len(todo) > 1:
                     _run_pool(jobs, cfg, todo, record, record.crashed)
                 else:
-                    for item in todo:
-                        record(item, grade_task(item.name, item.data, cfg))
+                    _run_serial(cfg, todo, record, record.crashed)
             finally:
                 bar.close()
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+#: The interpreter's switch interval while the serial batch prepares ahead (see :func:`_run_serial`).
+PREPARE_SWITCH_SECONDS = float(os.environ.get("I2DL_SWITCH", "0.0002"))
+
+
+def _prepare_item(item: Item, cfg: LabConfig):
+    return prepare(item.data, item.name, cfg)
+
+
+def _run_serial(cfg: LabConfig, todo, record, crashed) -> None:
+    """Grade ``todo`` in order in this process, preparing each next submission while this one's child runs.
+
+    At most one submission is prepared ahead. Preparing runs no student code and never
+    raises for what a submission holds; a file that cannot be read any more is its own
+    recorded error. Results are recorded in order, each as soon as it is scored.
+    """
+    switch = sys.getswitchinterval()
+    # Whenever this thread waits (a read, a fork request), the preparing thread takes the
+    # interpreter; it must hand it back within a fraction of a millisecond, not the default 5 ms.
+    sys.setswitchinterval(PREPARE_SWITCH_SECONDS)
+    try:
+        _serial(cfg, todo, record, crashed)
+    finally:
+        sys.setswitchinterval(switch)
+
+
+def _serial(cfg: LabConfig, todo, record, crashed) -> None:
+    with ThreadPoolExecutor(1, thread_name_prefix="i2dl-grading-prepare") as ahead:
+        nxt = ahead.submit(_prepare_item, todo[0], cfg) if todo else None
+        for i, item in enumerate(todo):
+            t0 = time.monotonic()
+            try:
+                prepared = nxt.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. the file went away: this submission's error only
+                prepared = exc
+            waited = time.monotonic() - t0
+            started: list = []
+
+            def prepare_next(k=i + 1, started=started):
+                # once this submission's child has its job: preparing competes with the grader's own work before
+                if not started and k < len(todo):
+                    started.append(ahead.submit(_prepare_item, todo[k], cfg))
+
+            result = crashed(item, prepared) if isinstance(prepared, Exception) else \
+                run_prepared(prepared, waited, prepare_next)
+            prepare_next()  # no child ran (a rejected file)
+            record(item, result)
+            nxt = started[0] if started else None
 
 
 def _run_pool(jobs: int, cfg: LabConfig, todo, record, crashed) -> None:

@@ -17,7 +17,6 @@ import hashlib
 import hmac
 import importlib
 import importlib.util
-import json
 import os
 import re
 import sys
@@ -300,33 +299,86 @@ def _clamped(result: GradeResult) -> float:
     return score
 
 
-def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> GradeResult:
-    """Grade one submission given as bytes; never raises for anything the submission does."""
+@dataclass
+class Prepared:
+    """One submission read, checked statically and planned, its hidden cases drawn: ready for its child.
+
+    What :func:`prepare` hands to :func:`run_prepared`. ``session`` is None when the result is
+    final already (a rejected file, or a grader error while preparing). ``seconds`` and ``cpu``:
+    the wall clock and thread CPU preparing took, wherever it ran.
+    """
+
+    result: GradeResult
+    cfg: LabConfig
+    sub: object = None
+    session: _Session | None = None
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+
+def prepare(data: bytes, name: str, cfg: LabConfig) -> Prepared:
+    """Everything before the child: parse, check statically, plan, draw the hidden cases.
+
+    Never raises for anything the submission does: a file that cannot be graded comes back
+    rejected, a grader failure as an error, both final. Runs no student code, so the serial
+    batch may run it in a thread for the next submission while this one's child works.
+    """
     t0, cpu0 = time.monotonic(), _thread_cpu()
     result = GradeResult(file=safe_text(name, 1000), sha256=sha256(data), lab=cfg.lab, grader_version=GRADER_VERSION,
                          lab_version=cfg.lab_version)
+    out = Prepared(result, cfg)
     try:
         exercises = list(load_spec(cfg.spec).EXERCISES)
         result.max_score = _max_score(exercises, cfg)
         try:
-            sub = load_submission(data, name)
-            _check_lab(sub, name, cfg, result)
+            out.sub = load_submission(data, name)
+            _check_lab(out.sub, name, cfg, result)
         except SubmissionError as exc:
             result.status, result.message = "rejected", safe_text(exc)
             result.exercises = [replace(_exercise_entry(ex), message=result.message) for ex in exercises]
-            return result
-        _Session(sub, exercises, cfg, result, t0).grade()
-        t_quiz = time.monotonic()
-        if cfg.quiz_key:
-            result.exercises.append(_grade_quiz(sub, cfg))
-        result.score = _clamped(result)
-        result.timing["score"] = round(result.timing.get("score", 0.0) + time.monotonic() - t_quiz, 6)
+        else:
+            out.session = _Session(out.sub, exercises, cfg, result)
+    except Exception:  # noqa: BLE001 - a grader bug is recorded for this submission, the batch goes on
+        result.status, result.message = "error", "internal grading error:\n" + traceback.format_exc()[-4000:]
+        out.session = None
+    out.seconds, out.cpu = time.monotonic() - t0, _thread_cpu() - cpu0
+    result.timing["prepare"] = round(out.seconds, 6)
+    return out
+
+
+def run_prepared(prepared: Prepared, waited: float | None = None, on_child_busy=None) -> GradeResult:
+    """Run a prepared submission's child, then score it; never raises for anything the submission does.
+
+    ``waited``: when the submission was prepared ahead (in another thread, while the previous
+    one ran), the seconds this thread waited for that; its ``seconds`` then count that wait
+    instead of the preparing, so that they are this submission's share of the batch's time.
+    ``on_child_busy``: called (at most once) when the first child has its job and this thread
+    has done its own work beside it, so it mostly waits for the child's answers from then on.
+    """
+    t0, cpu0 = time.monotonic(), _thread_cpu()
+    result, cfg = prepared.result, prepared.cfg
+    try:
+        if prepared.session is not None:
+            prepared.session.on_child_busy = on_child_busy
+            prepared.session.grade()
+            t_quiz = time.monotonic()
+            if cfg.quiz_key:
+                result.exercises.append(_grade_quiz(prepared.sub, cfg))
+            result.score = _clamped(result)
+            result.timing["score"] = round(result.timing.get("score", 0.0) + time.monotonic() - t_quiz, 6)
     except Exception:  # noqa: BLE001 - a grader bug is recorded for this submission, the batch goes on
         result.status, result.message = "error", "internal grading error:\n" + traceback.format_exc()[-4000:]
     finally:
-        result.seconds = round(time.monotonic() - t0, 3)
-        result.timing["grader_cpu"] = round(_thread_cpu() - cpu0, 6)
+        if waited is not None:
+            result.timing["prepare_waited"] = round(waited, 6)
+        result.seconds = round((prepared.seconds if waited is None else waited) + time.monotonic() - t0, 3)
+        result.timing["grader_cpu"] = round(prepared.cpu + _thread_cpu() - cpu0, 6)
     return result
+
+
+def grade_bytes(data: bytes, name: str, cfg: LabConfig) -> GradeResult:
+    """Grade one submission given as bytes; never raises for anything the submission does."""
+    return run_prepared(prepare(data, name, cfg))
 
 
 def _thread_cpu() -> float:
@@ -342,8 +394,8 @@ class _Session:
     wall clock.
     """
 
-    def __init__(self, sub, exercises, cfg: LabConfig, result: GradeResult, t0: float):
-        self.sub, self.cfg, self.result, self.t0 = sub, cfg, result, t0
+    def __init__(self, sub, exercises, cfg: LabConfig, result: GradeResult):
+        self.sub, self.cfg, self.result = sub, cfg, result
         self.plan = plan(sub.cells, exercises)
         self.entries = {ex.id: _exercise_entry(ex) for ex in exercises}
         result.notes.extend(self.plan.general)
@@ -361,6 +413,7 @@ class _Session:
         self.missing: dict[str, str] = {}
         self.load_errors: dict[int, list[str]] = {}
         self.skip_cells: list[int] = []
+        self.on_child_busy = None
 
     def _prepare(self, ex) -> bool:
         """Draw the hidden cases; False if the exercise scores 0 unrun."""
@@ -372,10 +425,11 @@ class _Session:
             entry.fail_remaining(len(args_list), self.plan.zero[ex.id])
             entry.message = self.plan.zero[ex.id]
             return False
-        self.cases[ex.id] = [wire.encode(tuple(a)) for a in args_list]
-        if '"$x"' in json.dumps(self.cases[ex.id]):
+        try:  # serialised once, when the job is sent
+            self.cases[ex.id] = [wire.encode(tuple(a), strict=True) for a in args_list]
+        except wire.WireError as exc:
             raise ValueError(f"spec bug: the cases of exercise {ex.id!r} hold values that are not plain data "
-                             "(numbers, strings, ndarrays, tuples/lists/dicts of them)")
+                             f"(numbers, strings, ndarrays, tuples/lists/dicts of them): {exc}") from None
         self.args[ex.id] = args_list
         return True
 
@@ -392,6 +446,11 @@ class _Session:
             self.expected[ex.id] = [ex.run(ex.reference, copy.deepcopy(tuple(a))) for a in self.args.pop(ex.id)]
             self.seconds[ex.id] = self.cfg.limits.exercise_seconds(time.perf_counter() - t0)
 
+    def _child_busy(self) -> None:
+        hook, self.on_child_busy = self.on_child_busy, None
+        if hook is not None:
+            hook()
+
     def _on_message(self, msg) -> None:
         """Compare a case's answer as it arrives, while the child runs the next one."""
         if isinstance(msg, CaseOutcome) and msg.ex in self.expected and not msg.tripwire:
@@ -402,8 +461,7 @@ class _Session:
 
     def grade(self) -> None:
         timing = self.result.timing
-        timing.update(prepare=round(time.monotonic() - self.t0, 6), startup=0.0, children=0.0, cleanup=0.0,
-                      child_cpu=0.0, overlapped=0.0)
+        timing.update(startup=0.0, children=0.0, cleanup=0.0, child_cpu=0.0, overlapped=0.0)
         pending = list(self.to_run)
         t_end = time.monotonic() + self.cfg.limits.wall_per_submission
         for _attempt in range(len(self.to_run) + 2):
@@ -432,7 +490,7 @@ class _Session:
         job = Job(spec=self.cfg.spec, units=[Unit(**u) for u in self.plan.units], skip_cells=list(self.skip_cells),
                   tasks=[Task(ex.id, ex.function, self.cases[ex.id]) for ex in pending])
         run = run_child(job, self.cfg.limits, budget=budget, hide=self.cfg.hide, exercise_seconds=self.seconds,
-                        while_running=self._expect, on_message=self._on_message)
+                        while_running=self._expect, on_message=self._on_message, on_watch=self._child_busy)
         res = self.result
         for key, secs in (("startup", run.startup_seconds), ("children", run.seconds),
                           ("cleanup", run.cleanup_seconds), ("child_cpu", run.cpu_seconds),

@@ -33,6 +33,15 @@ def test_a_loop_costs_the_clock_its_reference_needs_not_the_cap(grade, cfg):
     assert r.seconds < 10, r.seconds
 
 
+def test_a_killed_loop_counts_its_cpu_time(grade, cfg):
+    """The child is killed, not reaped: its CPU time still reaches the timing record (it used to read ~0.01 s)."""
+    r = grade(with_relu("def relu(x):\n    while True:\n        pass\n"),
+              config=_with_limits(cfg, wall_per_exercise=30.0, exercise_floor=1.0))
+    relu_only_lost(r, message="time limit exceeded in exercise 'relu' (1 s wall clock)")
+    # a second of busy looping; a quarter of it even on a machine three times oversubscribed
+    assert 0.25 <= r.timing["child_cpu"] <= r.seconds + 1, r.timing
+
+
 def test_loop_ignoring_sigint_and_sigterm_at_definition_time(grade):
     body = ("import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
             "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"

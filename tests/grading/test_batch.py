@@ -190,3 +190,61 @@ def test_cli_main_reports_bad_lab_arguments(capsys):
     assert cli(["grade", "x3", "nothing", "--db", "/tmp/never.sqlite"]) == 2
     assert "lab must be a lab number" in capsys.readouterr().err
     assert SECRET  # the suite's secret differs from the public default key
+
+
+def test_serial_batch_prepares_the_next_submission_while_a_child_runs(tmp_path, cfg, monkeypatch):
+    """--jobs 1: submission N+1 is prepared in a thread while N's child runs, one ahead at most; records
+    stay in order; a file that cannot be read any more is its own recorded error, the rest grade as ever."""
+    import threading
+
+    from i2dl_lab.grading import batch
+
+    subs = tmp_path / "subs"
+    expected = make_class(subs)
+    D.write(subs / "zoe" / "97_demo.ipynb", D.notebook(D.solution_cells()))
+    expected["zoe"] = FULL
+    events = []
+    real_prepare, real_run, real_data = batch.prepare, batch.run_prepared, batch.Item.data
+
+    def prepare(data, name, config):
+        events.append(("prepare", name, threading.current_thread() is threading.main_thread()))
+        return real_prepare(data, name, config)
+
+    def run_prepared(prepared, waited=None, on_child_busy=None):
+        events.append(("run", prepared.result.file, prepared.result.timing["prepare"]))
+        out = real_run(prepared, waited, on_child_busy)
+        events.append(("ran", prepared.result.file, None))
+        return out
+
+    def data(item):
+        if item.student == "carol":
+            raise FileNotFoundError(f"{item.path} went away")
+        return real_data.fget(item)
+
+    monkeypatch.setattr(batch, "prepare", prepare)
+    monkeypatch.setattr(batch, "run_prepared", run_prepared)
+    monkeypatch.setattr(batch.Item, "data", property(data))
+    s = grade_batch(cfg, [subs], tmp_path / "gb.sqlite", quiet=True)
+
+    order = [batch.identify(f, cfg.lab, root).student for f, root in batch.collect([subs])]
+    assert [r.student for r in s.results] == order
+    carol = s.results[order.index("carol")]
+    assert carol.status == "error" and "FileNotFoundError" in carol.message and "went away" in carol.message
+    assert {r.student: r.score for r in s.results if r.student != "carol"} == \
+        {k: v for k, v in expected.items() if k != "carol"}
+    assert s.errors == 1 and s.rejected == 1  # erin's corrupt notebook
+    assert not any(on_main for kind, _, on_main in events if kind == "prepare")
+    # each submission is prepared while the one before it runs (once its child works), not earlier;
+    # a rejected file runs no child, so the next one is prepared after it
+    kinds = "".join({"prepare": "P", "run": "R", "ran": "r"}[k] for k, _, _ in events)
+
+    def prep(j):
+        return "P" if j < len(order) and order[j] != "carol" else ""
+
+    want = prep(0)
+    for i, student in enumerate(order):
+        want += prep(i + 1) if student == "carol" else "Rr" + prep(i + 1) if student == "erin" else \
+            "R" + prep(i + 1) + "r"
+    assert kinds == want, events
+    graded = [r for r in s.results if r.status == "graded"]
+    assert graded and all(0 <= r.timing["prepare_waited"] <= r.seconds for r in graded)

@@ -178,6 +178,12 @@ def _stop(child, uid: int | None, cgroup: str | None, done: bool) -> None:
             exited = True
         except subprocess.TimeoutExpired:
             pass
+    if not exited and _kill_pid_namespace(child.pid):
+        try:  # the child reaps its namespace, so its CPU time (``wait4``) includes the submission's processes
+            child.wait(EXIT_AFTER_DONE)
+            exited = True
+        except subprocess.TimeoutExpired:
+            pass
     if not exited:
         try:
             os.killpg(child.pid, signal.SIGKILL)
@@ -190,6 +196,40 @@ def _stop(child, uid: int | None, cgroup: str | None, done: bool) -> None:
     if uid is not None and not (cgroup is not None and memory.empty(cgroup)):
         kill_uid(uid)
     child.close()
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(k) for k in fh.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def _kill_pid_namespace(pid: int) -> bool:
+    """SIGKILL what process 1 of the child's PID namespace waits for; False if the child made no namespace yet.
+
+    Killing the child's process group at once would kill the child and process 1 before they
+    reap anything, and the CPU time of the submission's code would go uncounted (``wait4``
+    counts only what was reaped). Killed this way, process 1 reaps the submission's process
+    and ends, taking the rest of the namespace with it (the kernel), and the child reaps it.
+    """
+    killed = False
+    for init in _children(pid):
+        for kid in _children(init):
+            try:
+                fd = os.pidfd_open(kid)
+            except OSError:
+                continue
+            try:
+                if kid in _children(init):  # still process 1's (the pid was not reused before the pidfd pinned it)
+                    signal.pidfd_send_signal(fd, signal.SIGKILL)
+                    killed = True
+            except OSError:
+                pass
+            finally:
+                os.close(fd)
+    return killed
 
 
 def _remove_soon(path: str):
@@ -338,7 +378,7 @@ def keep_spare_children() -> None:
 
 def run_child(job: Job, limits: Limits, budget: float | None = None, python: str | None = None,
               hide=(), exercise_seconds: dict[str, float] | None = None, while_running=None,
-              on_message=None) -> ChildRun:
+              on_message=None, on_watch=None) -> ChildRun:
     """Run one child on ``job`` and collect its messages and output.
 
     ``exercise_seconds``: the wall clock of each task by exercise id (default and most:
@@ -346,6 +386,8 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
     ``while_running``: called once the child has its job, before its messages are read: the
     grader's own work (the expected outputs) then runs while the child works, on another core.
     ``on_message``: called with each message the child sent in order, as it arrives.
+    ``on_watch``: called once the grader's own work is done and it starts reading the child's
+    messages (it mostly waits from then on: the serial batch prepares the next submission).
     The child is a spare started earlier when one is waiting for the same spec, limits and
     hidden paths; within :func:`spare_children` the spare for the next run is started while
     this child works (its start-up and confinement overlap this child's run).
@@ -373,6 +415,8 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         # With a private /tmp the confined child works in its own tmpfs and cannot see this folder
         # once it is ready: remove it then, while the child works.
         on_ready = (lambda: removing.append(_remove_soon(base))) if limits.private_tmp else None
+        if on_watch is not None:
+            on_watch()
         watch(child, started.r_fd, run, limits, t_start, total, job,
               exercise_seconds if exercise_seconds is not None else {}, on_ready, on_message)
         if run.startup_seconds is not None:  # its Ready was read after that work: count only the wait beyond it
@@ -383,6 +427,7 @@ def run_child(job: Job, limits: Limits, budget: float | None = None, python: str
         _stop(child, started.uid, started.cgroup, done=run.ended == "done")
         run.cpu_seconds = getattr(child, "cpu_seconds", None)
         if started.cgroup is not None:
+            run.cpu_seconds = memory.cpu_seconds(started.cgroup) or run.cpu_seconds  # every process, reaped or killed
             run.memory_peak = memory.peak(started.cgroup)
             memory.remove(started.cgroup)
         (removing or [_remove_soon(base)])[0].result()

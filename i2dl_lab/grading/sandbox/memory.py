@@ -75,6 +75,19 @@ def peak(path: str) -> int | None:
     return _read_int(os.path.join(path, "memory.peak")) or _read_int(os.path.join(path, "memory.max_usage_in_bytes"))
 
 
+def cpu_seconds(path: str) -> float | None:
+    """CPU seconds the cgroup's processes used together, the killed ones included (cgroup v2), else None."""
+    try:
+        with open(os.path.join(path, "cpu.stat")) as fh:
+            for line in fh:
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 def _procs(path: str) -> list[int]:
     try:
         with open(os.path.join(path, "cgroup.procs")) as fh:
