@@ -164,7 +164,7 @@ def grade_batch(cfg: LabConfig, paths, db: str | Path, jobs: int = 1, force: boo
 
 
 #: The interpreter's switch interval while the serial batch prepares ahead (see :func:`_run_serial`).
-PREPARE_SWITCH_SECONDS = float(os.environ.get("I2DL_SWITCH", "0.0002"))
+PREPARE_SWITCH_SECONDS = 0.0002
 
 
 def _prepare_item(item: Item, cfg: LabConfig):

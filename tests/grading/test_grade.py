@@ -216,3 +216,28 @@ def test_allclose_treats_infinities_and_nan_as_numpy_isclose_does(expected, got,
         ok, msg = allclose()(expected, got)
         want = bool(np.isclose(got, expected, rtol=1e-6, atol=1e-8, equal_nan=True).all())
     assert ok is passed and ok is want, msg
+
+
+def test_a_cell_runs_every_statement_after_one_that_raises():
+    """The child runs a cell as one code object; when a statement raises, the next ones still run, each
+    once, and the one that raised is named by its line (a definition by its `def` line), as before."""
+    from i2dl_lab.grading.sandbox.execute import _define
+
+    src = ("log = []\n"
+           "log.append('a'); x = 1 / 0; log.append('b')\n"
+           "def boom(f):\n"
+           "    raise KeyError('decorated')\n"
+           "@boom\n"
+           "def g():\n"
+           "    pass\n"
+           "log.append('c')\n"
+           "raise SystemExit(3)\n"
+           "def relu(x):\n"
+           "    return x\n")
+    ns = {"__name__": "__submission__"}
+    errors = _define(src, "<cell 5>", ns)
+    assert [e[:2] for e in errors] == [[2, "ZeroDivisionError"], [6, "KeyError"], [9, "SystemExit"]]
+    assert ns["log"] == ["a", "b", "c"] and "relu" in ns and "g" not in ns and "x" not in ns
+    ok = {"__name__": "__submission__"}
+    assert _define("def f():\n    return 1\ny = f()\n", "<cell 1>", ok) == [] and ok["y"] == 1
+    assert _define("def f(:\n", "<cell 2>", {})[0][:2] == [1, "SyntaxError"]

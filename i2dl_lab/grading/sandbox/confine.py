@@ -30,11 +30,22 @@ def _err() -> str:
     return os.strerror(ctypes.get_errno())
 
 
+_ROOTS: dict[tuple, frozenset] = {}
+
+
 def import_roots() -> set[str]:
-    """Real paths Python needs to keep importing: its prefixes, executable folder and sys.path."""
-    return {os.path.realpath(p) for p in [sys.prefix, sys.base_prefix, sys.exec_prefix,
-                                          os.path.dirname(os.path.realpath(sys.executable)), *sys.path]
-            if p and os.path.isabs(p) and os.path.exists(p)}
+    """Real paths Python needs to keep importing: its prefixes, executable folder and sys.path.
+
+    Resolved once per interpreter and path list (three steps of the confinement ask, and the
+    fork server resolves them before it forks: a child does not walk every path again).
+    """
+    key = (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.executable, tuple(sys.path))
+    if key not in _ROOTS:
+        _ROOTS[key] = frozenset(os.path.realpath(p) for p in [sys.prefix, sys.base_prefix, sys.exec_prefix,
+                                                              os.path.dirname(os.path.realpath(sys.executable)),
+                                                              *sys.path]
+                                if p and os.path.isabs(p) and os.path.exists(p))
+    return set(_ROOTS[key])
 
 
 def _cover_keeping(libc, folder: str, names, flags: int, options: bytes) -> tuple[bool, list[str], str]:

@@ -11,6 +11,7 @@ pipe, outputs converted to plain data by :mod:`..wire`. The grader trusts none o
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import sys
 import time
@@ -77,21 +78,59 @@ def define_cells(job: Job, ns: dict, chan: Channel) -> None:
         if unit.cell in skip:
             continue
         chan.send(Load(unit.cell, unit.ex))
-        errors = []
-        fname = f"<cell {unit.cell}>"
+        chan.send(Loaded(unit.cell, _define(unit.source, f"<cell {unit.cell}>", ns)[:20]))
+
+
+def _define(source: str, fname: str, ns: dict) -> list:
+    """Run a cell's top-level statements in order, each even when one before it raised; what raised.
+
+    As one code object (compiled from the text: compiling each statement from its syntax tree
+    costs twice as much); only when a statement raises is the cell parsed, to find that
+    statement and run the rest one by one.
+    """
+    owner = os.getpid()
+    try:
+        code = compile(source, fname, "exec")
+    except (SyntaxError, ValueError) as exc:
+        return [[getattr(exc, "lineno", 0) or 0, type(exc).__name__, str(exc)[:300]]]
+    try:
+        exec(code, ns)  # noqa: S102 - this is the sandbox
+        _forked_copy_exits(owner)
+        return []
+    except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+        _forked_copy_exits(owner)
+        body = ast.parse(source, fname).body
+        k = _raising_statement(body, code, exc.__traceback__)
+        errors = [[getattr(body[k], "lineno", 0), _public_name(type(exc)), str(exc)[:300]]]
+    for stmt in body[k + 1:]:
         try:
-            body = ast.parse(unit.source, fname).body
-        except (SyntaxError, ValueError) as exc:
-            body = []
-            errors.append([getattr(exc, "lineno", 0) or 0, type(exc).__name__, str(exc)[:300]])
-        owner = os.getpid()
-        for stmt in body:
-            try:
-                exec(compile(ast.Module([stmt], []), fname, "exec"), ns)  # noqa: S102 - this is the sandbox
-            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
-                errors.append([getattr(stmt, "lineno", 0), _public_name(type(exc)), str(exc)[:300]])
-            _forked_copy_exits(owner)
-        chan.send(Loaded(unit.cell, errors[:20]))
+            exec(compile(ast.Module([stmt], []), fname, "exec"), ns)  # noqa: S102 - this is the sandbox
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt included
+            errors.append([getattr(stmt, "lineno", 0), _public_name(type(exc)), str(exc)[:300]])
+        _forked_copy_exits(owner)
+    return errors
+
+
+def _raising_statement(body: list, code, tb) -> int:
+    """The index in ``body`` of the top-level statement that ``code`` was running when it raised (traceback ``tb``).
+
+    The cell's own frame in the traceback says where it was (line and column: two statements
+    may share a line); a decorated definition starts at its first decorator.
+    """
+    while tb is not None and tb.tb_frame.f_code is not code:
+        tb = tb.tb_next
+    if tb is None:
+        return 0
+    pos = None
+    if tb.tb_lasti >= 0:
+        pos = next(itertools.islice(code.co_positions(), tb.tb_lasti // 2, None), None)
+    where = (pos[0], pos[2] or 0) if pos and pos[0] is not None else (tb.tb_lineno, 1 << 30)
+
+    def start(stmt) -> tuple:
+        return min([(d.lineno, d.col_offset) for d in getattr(stmt, "decorator_list", [])]
+                   + [(stmt.lineno, stmt.col_offset)])
+
+    return max([k for k, stmt in enumerate(body) if start(stmt) <= where] or [0])
 
 
 def _not_own(obj) -> str | None:

@@ -318,11 +318,12 @@ def serve(sock_fd: int, spec_locator: dict) -> None:
     import numpy  # noqa: F401 - preloaded for the children
 
     from .. import wire  # noqa: F401
-    from .confine import die_with_parent
+    from .confine import die_with_parent, import_roots
     from .execute import load_spec
     from .references import remove_references
 
     die_with_parent(int(os.environ.get("I2DL_GRADER_PID", "0")) or None)
+    import_roots()  # resolved here once; every child confines itself with it
     sock = socket.socket(fileno=sock_fd)
     drivers, defined_in = remove_references(load_spec(spec_locator))
     prepared = (spec_locator, drivers, defined_in)
