@@ -8,8 +8,9 @@ sha256), so nothing is skipped.
 Prints the wall time and submissions per second, then, over the graded submissions that hit
 no time limit, the median and 90th percentile of:
 
-* **grading time**: ``grade_bytes`` from the submission's bytes to its result (what the
-  gradebook stores as ``seconds``);
+* **grading time**: the submission's share of the grading process's time, from its bytes to
+  its result (what the gradebook stores as ``seconds``): preparing it, or with ``--jobs 1``
+  waiting for its preparation ahead, then its children and scoring;
 * **student code**: the time the submission's graded functions ran on the hidden cases,
   measured in the child around each call;
 * **overhead**: grading time minus student code, i.e. everything the grader adds per
@@ -19,8 +20,8 @@ no time limit, the median and 90th percentile of:
   starting and confining the child, defining the cells, passing inputs and answers,
   stopping and cleaning up, scoring;
 
-and where the overhead goes (the result's ``timing``): prepare, start-up (waiting for the
-child to be confined and ready, beyond the grader's own work), the grader's own work once the
+and where the overhead goes (the result's ``timing``): prepare (or the wait for it), start-up
+(waiting for the child to be confined and ready, beyond the grader's own work), the grader's own work once the
 child has its job (the expected outputs, starting the next submission's child; the child works
 meanwhile), the rest of the child's life besides student code (each answer is compared as it
 arrives), clean-up, scoring after the child;

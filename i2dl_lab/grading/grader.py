@@ -1,7 +1,9 @@
 """Grading one submission: parse, check statically, run in the sandbox, compare, score.
 
 :func:`grade_bytes` is what every grading path calls (inline, ``--jobs`` processes, Dask
-workers). It never runs student code itself: the notebook is parsed as JSON, the code is
+workers), in two steps: :func:`prepare` (everything before the child) and
+:func:`run_prepared`; the serial batch prepares the next submission while this one runs.
+It never runs student code itself: the notebook is parsed as JSON, the code is
 checked with :mod:`ast`, and the exercise cells run in a child process (:mod:`.sandbox`).
 The expected outputs are computed here from the trusted reference and compared here.
 

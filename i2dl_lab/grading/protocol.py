@@ -311,7 +311,9 @@ class GradeResult:
     submitted_at: str | None = None
     seconds: float = 0.0
     #: Where ``seconds`` went (for the instructor and the benchmark): ``prepare`` (reading the
-    #: notebook, the static check, drawing the cases); ``children`` (each child from its start
+    #: notebook, the static check, drawing the cases; in the serial batch done ahead, in a
+    #: thread, while the previous submission ran: ``seconds`` then count only
+    #: ``prepare_waited``, the wait for it); ``children`` (each child from its start
     #: until it is gone and cleaned up), of which ``startup`` (waiting for the child to be
     #: confined and ready, beyond ``overlapped``), ``overlapped`` (the grader's own work once the
     #: child has its job: the expected outputs, starting the next submission's child) and
