@@ -71,6 +71,19 @@ def test_gru_sequence_gradients_match_centred_differences(rng):
     check_layer(_rec.gru_forward, _rec.gru_backward, x, h0, Wx, Wh, bx, rng.standard_normal(3 * H)).assert_ok(1e-7)
 
 
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_weight_gradients_summed_over_several_windows_of_steps(rng, kind):
+    # the backward passes add the weight gradient window by window: T crosses a window
+    # boundary and ends in a partial window
+    steps = 2 * _rec._GRAD_WINDOW + 2
+    x, h0 = rng.standard_normal((2, steps, 3)), rng.standard_normal((2, 4))
+    if kind == "lstm":
+        args = (_rec.lstm_forward, _rec.lstm_backward, x, h0, *weights(rng, 4, D=3, H=4))
+    else:
+        args = (_rec.gru_forward, _rec.gru_backward, x, h0, *weights(rng, 3, D=3, H=4), rng.standard_normal(12))
+    check_layer(*args).assert_ok(1e-7)
+
+
 def test_temporal_affine_gradients_match_centred_differences(rng):
     x, w, b = rng.standard_normal((N, T, D)), rng.standard_normal((D, 7)), rng.standard_normal(7)
     check_layer(_rec.temporal_affine_forward, _rec.temporal_affine_backward, x, w, b).assert_ok(1e-7)

@@ -589,8 +589,6 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     return out, {"z": z, "W": W, "gates": gates, "D": D, "N": N, "T": T}
 
 
-
-
 def gru_backward(dh, cache):
     """Backward pass of :func:`gru_forward`.
 
