@@ -9,8 +9,8 @@ library's whole call, and only the matrix products the library runs for it, with
 shapes, operand layouts and order:
 
 * LSTM (``lstm_forward``/``lstm_backward``): per step four ``(H, K) @ (K, N)`` products
-  forward and four ``(K, H) @ (H, N)`` backward (``K = D + 1 + H``), and per window of
-  ``w`` steps the weight gradient's ``(4H, w*N) @ (w*N, K)``;
+  forward and four ``(K, H) @ (H, N)`` backward (``K = D + 1 + H``), then the weight
+  gradient ``(4H, T*N) @ (T*N, K)``;
 * conv (``_conv_forward_rows``/``_conv_backward_flat``): per image three ``(F, WW*C) @
   (WW*C, Ho*W)`` products forward, ``(C*HH*WW + 1, Ho*W) @ (Ho*W, F)`` for the weight
   gradient and three ``(WW*C, F) @ (F, Ho*W)`` for the column gradients.
@@ -37,8 +37,6 @@ import bench_sequence  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from i2dl_lab.nn.functional import recurrent as _rec  # noqa: E402
-
 
 def lstm_products(N=32, T=50, D=64, H=128):
     """The matrix products of one LSTM forward + backward, as recurrent.py runs them."""
@@ -50,9 +48,7 @@ def lstm_products(N=32, T=50, D=64, H=128):
     cells = np.empty((T, 4 * H, N), dtype=np.float32)
     da = rng.standard_normal((T, 4 * H, N)).astype(np.float32)
     dz, part = np.empty((T, K, N), dtype=np.float32), np.empty((K, N), dtype=np.float32)
-    window = min(T, _rec._GRAD_WINDOW)
-    da_w = rng.standard_normal((4 * H, window, N)).astype(np.float32)
-    dWT_w = np.empty((4 * H, K), dtype=np.float32)
+    da_gm = np.ascontiguousarray(da.transpose(1, 0, 2)).reshape(4 * H, T * N)
 
     def run():
         for t in range(T):
@@ -62,10 +58,7 @@ def lstm_products(N=32, T=50, D=64, H=128):
             np.matmul(W[:, :H], da[t, :H], out=dz[t])
             for k in range(1, 4):
                 np.matmul(W[:, k * H : (k + 1) * H], da[t, k * H : (k + 1) * H], out=part)
-            if t % window == 0:
-                filled = min(window, T - t)
-                np.matmul(da_w[:, :filled].reshape(4 * H, filled * N), z[:, t : t + filled].reshape(K, filled * N).T,
-                          out=dWT_w)
+        return da_gm @ z[:, :T].reshape(K, T * N).T
 
     return run
 

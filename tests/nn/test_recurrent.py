@@ -72,10 +72,10 @@ def test_gru_sequence_gradients_match_centred_differences(rng):
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
-def test_weight_gradients_summed_over_several_windows_of_steps(rng, kind):
-    # the backward passes add the weight gradient window by window: T crosses a window
-    # boundary and ends in a partial window
-    steps = 2 * _rec._GRAD_WINDOW + 2
+def test_sequence_gradients_over_more_steps_than_one_weight_gradient_window(rng, kind):
+    # the GRU's backward pass adds the weight gradient window by window: T crosses two
+    # window boundaries and ends in a partial window (the LSTM is checked as long, too)
+    steps = 2 * _rec._GRU_WINDOW + 2
     x, h0 = rng.standard_normal((2, steps, 3)), rng.standard_normal((2, 4))
     if kind == "lstm":
         args = (_rec.lstm_forward, _rec.lstm_backward, x, h0, *weights(rng, 4, D=3, H=4))

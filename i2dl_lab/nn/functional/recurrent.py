@@ -208,12 +208,6 @@ def rnn_backward(dh, cache):
 
 
 # ----------------------------------------------------------------------------- LSTM
-# Time steps whose gate gradients the LSTM and GRU backward passes keep at once before they
-# enter the weight gradient: the GEMM stays large and the buffer a fraction of the
-# (gates*H, T, N) whole, small enough to stay in cache.
-_GRAD_WINDOW = 5
-
-
 def _lstm_gates(a, H):
     """In place: sigmoid on the i, f, o blocks, tanh on the g block of (N, 4H) ``a``."""
     sigmoid(a[:, : 3 * H], out=a[:, : 3 * H])
@@ -371,9 +365,8 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
     """Backward pass of :func:`lstm_forward` (full backpropagation through time).
 
     Each step back is the elementwise gate gradients and one matrix product
-    ``[dx_t; -; dh_{t-1}] = W @ da_t``; the weight gradients
-    ``dW = sum_t [x_t; 1; h_{t-1}] @ da_t^T`` are one product per window of
-    ``_GRAD_WINDOW`` steps.
+    ``[dx_t; -; dh_{t-1}] = W @ da_t``; the weight gradients are one product over all
+    steps, ``dW = sum_t [x_t; 1; h_{t-1}] @ da_t^T``.
 
     Args:
         dh: gradient of every hidden state, shape (N, T, H).
@@ -399,20 +392,17 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
     check_shape("dh", dh, (N, T, H), "(N, T, H): the gradient of every hidden state")
     dtype = cells.dtype
     dh_fm = np.array(np.transpose(dh, (1, 2, 0)), dtype=dtype, order="C")  # (T, H, N), never a view of dh
-    # A step's gate gradients da_t (4H, N) are contiguous for the elementwise passes and the
-    # step's products; they are then copied into a window of _GRAD_WINDOW steps, gate-major,
-    # whose (4H, window*N) matrix enters the weight gradient while it is still in cache (one
-    # transposed copy of all T steps after the loop would read and write them from memory).
-    window = min(T, _GRAD_WINDOW)
-    da_t = np.empty((4 * H, N), dtype=dtype)  # rows i, f, o, g
-    da_w = np.empty((4 * H, window, N), dtype=dtype)
-    dWT, dWT_w = np.zeros((4 * H, K), dtype=dtype), np.empty((4 * H, K), dtype=dtype)  # [dWx; db; dWh]^T
+    # Each step's gate gradients (4H, N) are contiguous for the elementwise passes; one
+    # transposed copy after the loop makes them the (4H, T*N) matrix of the weight gradient
+    # (writing each step straight into that layout is a strided write, twice as slow).
+    da = np.empty((T, 4 * H, N), dtype=dtype)
     dz = np.empty((T, K, N), dtype=dtype)  # [dx_t; unused; dh_{t-1}]
     dc = np.zeros((H, N), dtype=dtype) if dc_last is None else np.array(np.transpose(dc_last), dtype=dtype, order="C")
-    tmp, dact, part = np.empty((H, N), dtype=dtype), np.empty((4 * H, N), dtype=dtype), np.empty((K, N), dtype=dtype)
+    tmp, tmp3, part = np.empty((H, N), dtype=dtype), np.empty((3 * H, N), dtype=dtype), np.empty((K, N), dtype=dtype)
     for t in range(T - 1, -1, -1):
         blk = cells[t]  # [i; f; o; g; c_{t-1}]
         i, f, o, g, s = blk[:H], blk[H : 2 * H], blk[2 * H : 3 * H], blk[3 * H : 4 * H], blk[: 3 * H]
+        da_t = da[t]  # rows i, f, o, g
         dh_t = dh_fm[t]
         if t < T - 1:
             dh_t += dz[t + 1, D + 1 :]
@@ -426,24 +416,21 @@ def lstm_backward(dh, cache, dc_last=None, return_dc0=False):
         np.multiply(dh_t, tc[t], out=da_t[2 * H : 3 * H])
         np.multiply(dc, i, out=da_t[3 * H :])
         # through the nonlinearities: sigmoid' = s - s^2, tanh' = 1 - g^2
-        np.multiply(s, s, out=dact[: 3 * H])
-        np.subtract(s, dact[: 3 * H], out=dact[: 3 * H])
-        np.multiply(g, g, out=dact[3 * H :])
-        np.subtract(1.0, dact[3 * H :], out=dact[3 * H :])
-        da_t *= dact
+        np.multiply(s, s, out=tmp3)
+        np.subtract(s, tmp3, out=tmp3)
+        da_t[: 3 * H] *= tmp3
+        np.multiply(g, g, out=tmp)
+        np.subtract(1.0, tmp, out=tmp)
+        da_t[3 * H :] *= tmp
         dc *= f  # the gradient reaching c_{t-1}
         np.matmul(W[:, :H], da_t[:H], out=dz[t])  # W @ da_t, one product per gate block as forward
         for k in range(1, 4):
             np.matmul(W[:, k * H : (k + 1) * H], da_t[k * H : (k + 1) * H], out=part)
             dz[t] += part
-        w = t % window
-        da_w[:, w] = da_t
-        if w == 0:  # the window [t, t + filled) is complete: da @ z^T over its steps and sequences
-            filled = min(window, T - t)
-            np.matmul(da_w[:, :filled].reshape(4 * H, filled * N), z[:, t : t + filled].reshape(K, filled * N).T,
-                      out=dWT_w)
-            dWT += dWT_w
-    dW = dWT.T  # (K, 4H) = [dWx; db; dWh]
+    da_gm = np.ascontiguousarray(da.transpose(1, 0, 2)).reshape(4 * H, T * N)  # (4H, T*N)
+    # da @ z^T (4H, K) summed over steps and sequences, read back as (K, 4H) = [dWx; db; dWh]:
+    # BLAS runs this orientation faster than z @ da^T
+    dW = (da_gm @ z[:, :T].reshape(K, T * N).T).T
     dx = np.ascontiguousarray(dz[:, :D].transpose(2, 0, 1))  # (N, T, D)
     dh0 = np.ascontiguousarray(dz[0, D + 1 :].T)
     grads = (dx, dh0, np.ascontiguousarray(dW[:D]), np.ascontiguousarray(dW[D + 1 :]), dW[D].copy())
@@ -589,12 +576,17 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     return out, {"z": z, "W": W, "gates": gates, "D": D, "N": N, "T": T}
 
 
+# Time steps whose gate gradients are kept at once before they enter the weight gradient:
+# the GEMM stays large and the buffer a fraction of the (4H, T, N) whole.
+_GRU_WINDOW = 5
+
+
 def gru_backward(dh, cache):
     """Backward pass of :func:`gru_forward`.
 
     Per step the gate gradients ``da_t`` (4H, N) and one GEMM ``W^T @ da_t`` give dx_t and
     the gradient reaching ``h_{t-1}`` through the projections; the weight gradient
-    ``sum_t da_t @ [x_t; 1; h_{t-1}]^T`` is one GEMM per window of ``_GRAD_WINDOW`` steps.
+    ``sum_t da_t @ [x_t; 1; h_{t-1}]^T`` is one GEMM per window of ``_GRU_WINDOW`` steps.
 
     Args:
         dh: gradient of every hidden state, (N, T, H).
@@ -610,7 +602,7 @@ def gru_backward(dh, cache):
     WT = W.T  # (K, 4H), a view: BLAS reads the transpose in place
     dx = np.empty((N, T, D), dtype=dtype)
     dW = np.zeros((4 * H, K), dtype=dtype)
-    window = min(T, _GRAD_WINDOW)
+    window = min(T, _GRU_WINDOW)
     da = np.empty((4 * H, window, N), dtype=dtype)  # gate-major: one (4H, window*N) matrix
     da_t = np.empty((4 * H, N), dtype=dtype)
     dz_t = np.empty((K, N), dtype=dtype)
