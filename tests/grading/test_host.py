@@ -89,7 +89,7 @@ def test_6_a_flood_on_the_answer_pipe_keeps_the_grader_small(tmp_path, course):
     peaks = {}
     for name, cells in (("honest", D.solution_cells()), ("flood", with_relu(FLOOD))):
         D.write(tmp_path / f"{name}.ipynb", D.notebook(cells))
-        script = (f"import resource, sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        script = ("import resource\n"
                   "from i2dl_lab.grading.grader import grade_bytes, resolve_lab\n"
                   "from i2dl_lab.grading.sandbox import Limits\n"
                   f"cfg = resolve_lab('97', spec={D.SPEC!r}, source={str(course)!r}, secret=b'x', "
