@@ -168,13 +168,16 @@ PREPARE_SWITCH_SECONDS = 0.0002
 
 
 def _prepare_item(item: Item, cfg: LabConfig):
-    return prepare(item.data, item.name, cfg)
+    return prepare(item.data, item.name, cfg, expect=True)
 
 
 def _run_serial(cfg: LabConfig, todo, record, crashed) -> None:
     """Grade ``todo`` in order in this process, preparing each next submission while this one's child runs.
 
-    At most one submission is prepared ahead. Preparing runs no student code and never
+    At most one submission is prepared ahead, its expected outputs included (the grading
+    thread then only sends the job and starts the next child before it reads the answers;
+    the references are timed in that thread, beside the other work, so the exercises'
+    clocks can only come out longer). Preparing runs no student code and never
     raises for what a submission holds; a file that cannot be read any more is its own
     recorded error. Results are recorded in order, each as soon as it is scored.
     """

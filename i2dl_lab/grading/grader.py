@@ -311,24 +311,30 @@ class Prepared:
     """
 
     result: GradeResult
-    cfg: LabConfig
     sub: object = None
     session: _Session | None = None
+    quiz: ExerciseResult | None = None
     seconds: float = 0.0
     cpu: float = 0.0
 
 
-def prepare(data: bytes, name: str, cfg: LabConfig) -> Prepared:
+def prepare(data: bytes, name: str, cfg: LabConfig, expect: bool = False) -> Prepared:
     """Everything before the child: parse, check statically, plan, draw the hidden cases.
 
+    ``expect``: compute the expected outputs (and the exercises' clocks from the reference's
+    time) now too; otherwise :func:`run_prepared` computes them while the first child runs.
     Never raises for anything the submission does: a file that cannot be graded comes back
     rejected, a grader failure as an error, both final. Runs no student code, so the serial
-    batch may run it in a thread for the next submission while this one's child works.
+    batch runs it (with ``expect``) in a thread for the next submission while this one's
+    child works. Every parse of the submission's code happens here, the quiz's too: CPython
+    3.11 keeps the depth of its syntax-tree conversion per interpreter, not per thread, so
+    two threads parsing at once can fail (``SystemError: AST constructor recursion depth
+    mismatch``).
     """
     t0, cpu0 = time.monotonic(), _thread_cpu()
     result = GradeResult(file=safe_text(name, 1000), sha256=sha256(data), lab=cfg.lab, grader_version=GRADER_VERSION,
                          lab_version=cfg.lab_version)
-    out = Prepared(result, cfg)
+    out = Prepared(result)
     try:
         exercises = list(load_spec(cfg.spec).EXERCISES)
         result.max_score = _max_score(exercises, cfg)
@@ -340,6 +346,10 @@ def prepare(data: bytes, name: str, cfg: LabConfig) -> Prepared:
             result.exercises = [replace(_exercise_entry(ex), message=result.message) for ex in exercises]
         else:
             out.session = _Session(out.sub, exercises, cfg, result)
+            if cfg.quiz_key:
+                out.quiz = _grade_quiz(out.sub, cfg)
+            if expect:
+                out.session._expect()
     except Exception:  # noqa: BLE001 - a grader bug is recorded for this submission, the batch goes on
         result.status, result.message = "error", "internal grading error:\n" + traceback.format_exc()[-4000:]
         out.session = None
@@ -358,16 +368,14 @@ def run_prepared(prepared: Prepared, waited: float | None = None, on_child_busy=
     has done its own work beside it, so it mostly waits for the child's answers from then on.
     """
     t0, cpu0 = time.monotonic(), _thread_cpu()
-    result, cfg = prepared.result, prepared.cfg
+    result = prepared.result
     try:
         if prepared.session is not None:
             prepared.session.on_child_busy = on_child_busy
             prepared.session.grade()
-            t_quiz = time.monotonic()
-            if cfg.quiz_key:
-                result.exercises.append(_grade_quiz(prepared.sub, cfg))
+            if prepared.quiz is not None:
+                result.exercises.append(prepared.quiz)
             result.score = _clamped(result)
-            result.timing["score"] = round(result.timing.get("score", 0.0) + time.monotonic() - t_quiz, 6)
     except Exception:  # noqa: BLE001 - a grader bug is recorded for this submission, the batch goes on
         result.status, result.message = "error", "internal grading error:\n" + traceback.format_exc()[-4000:]
     finally:
@@ -436,10 +444,11 @@ class _Session:
         return True
 
     def _expect(self) -> None:
-        """The expected outputs, and each exercise's clock from its reference's time (while the first child runs).
+        """The expected outputs, and each exercise's clock from its reference's time.
 
-        The child has its job by then and works on the other core; it reads the clocks only as
-        each exercise starts, after this returns.
+        While the first child runs (it has its job by then and works on the other core; it
+        reads the clocks only as each exercise starts, after this returns), or ahead, in
+        :func:`prepare` with ``expect``.
         """
         for ex in self.to_run:
             if ex.id in self.expected:

@@ -197,7 +197,7 @@ def test_serial_batch_prepares_the_next_submission_while_a_child_runs(tmp_path, 
     stay in order; a file that cannot be read any more is its own recorded error, the rest grade as ever."""
     import threading
 
-    from i2dl_lab.grading import batch
+    from i2dl_lab.grading import batch, codecheck
 
     subs = tmp_path / "subs"
     expected = make_class(subs)
@@ -206,9 +206,10 @@ def test_serial_batch_prepares_the_next_submission_while_a_child_runs(tmp_path, 
     events = []
     real_prepare, real_run, real_data = batch.prepare, batch.run_prepared, batch.Item.data
 
-    def prepare(data, name, config):
+    def prepare(data, name, config, expect=False):
+        assert expect  # the expected outputs too: the grading thread only sends the job and reads answers
         events.append(("prepare", name, threading.current_thread() is threading.main_thread()))
-        return real_prepare(data, name, config)
+        return real_prepare(data, name, config, expect)
 
     def run_prepared(prepared, waited=None, on_child_busy=None):
         events.append(("run", prepared.result.file, prepared.result.timing["prepare"]))
@@ -221,6 +222,14 @@ def test_serial_batch_prepares_the_next_submission_while_a_child_runs(tmp_path, 
             raise FileNotFoundError(f"{item.path} went away")
         return real_data.fget(item)
 
+    parsed_on_main = []
+    real_parse = codecheck._parse
+
+    def parse(src):  # two threads parsing at once can fail in CPython 3.11: all parsing is preparing
+        parsed_on_main.append(threading.current_thread() is threading.main_thread())
+        return real_parse(src)
+
+    monkeypatch.setattr(codecheck, "_parse", parse)
     monkeypatch.setattr(batch, "prepare", prepare)
     monkeypatch.setattr(batch, "run_prepared", run_prepared)
     monkeypatch.setattr(batch.Item, "data", property(data))
@@ -234,6 +243,7 @@ def test_serial_batch_prepares_the_next_submission_while_a_child_runs(tmp_path, 
         {k: v for k, v in expected.items() if k != "carol"}
     assert s.errors == 1 and s.rejected == 1  # erin's corrupt notebook
     assert not any(on_main for kind, _, on_main in events if kind == "prepare")
+    assert parsed_on_main and not any(parsed_on_main)  # the quiz cells too
     # each submission is prepared while the one before it runs (once its child works), not earlier;
     # a rejected file runs no child, so the next one is prepared after it
     kinds = "".join({"prepare": "P", "run": "R", "ran": "r"}[k] for k, _, _ in events)
