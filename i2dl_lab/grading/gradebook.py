@@ -77,7 +77,7 @@ class Gradebook:
             c.execute("INSERT OR REPLACE INTO submissions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (*key, result.file, result.submitted_at, now, result.status, float(result.score),
                        float(result.max_score), result.message, result.lab_version, result.grader_version,
-                       result.seconds, json.dumps(result.to_dict(), default=str)))
+                       result.seconds, result.to_json()))
             c.executemany("INSERT INTO exercise_scores VALUES (?,?,?,?,?,?,?)",
                           [(*key, e.id, float(e.points), float(e.max_points), e.message) for e in result.exercises])
             c.execute("COMMIT")

@@ -1,6 +1,7 @@
 """Batches: the CLI end to end, parallel jobs, resume after kill -9, CSV, feedback, Dask."""
 
 import csv
+import dataclasses
 import json
 import os
 import signal
@@ -98,6 +99,18 @@ def test_rerun_skips_graded_and_force_regrades_identically(tmp_path, cfg):
     assert {r.student: r.score for r in forced.results} == expected
     with Gradebook(db) as book:
         assert len(book.rows()) == 5
+
+
+def test_the_gradebook_stores_each_result_as_it_was(tmp_path, cfg):
+    subs = tmp_path / "subs"
+    make_class(subs)
+    db = tmp_path / "gb.sqlite"
+    summary = grade_batch(cfg, [subs], db, quiet=True)
+    assert any(c.traceback for r in summary.results for e in r.exercises for c in e.cases)
+    with Gradebook(db) as book:
+        for r in summary.results:  # what is stored is the full record, the same text asdict would give
+            assert r.to_json() == json.dumps(dataclasses.asdict(r), default=str)
+            assert book.result(r.lab, r.sha256, r.student) == r
 
 
 def test_grader_errors_are_recorded_and_retried(tmp_path, cfg):
