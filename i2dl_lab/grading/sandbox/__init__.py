@@ -131,6 +131,31 @@ def course_paths() -> tuple[str | None, list[str]]:
     return str(root), [*_git_dirs(root), str(root / "i2dl_lab" / "grading" / "specs")]
 
 
+#: What :func:`_hidden` resolved, by the caller's ``hide``: a batch launches every child with the
+#: same paths, and resolving them (a ``readlink`` per component) and reading the checkout's
+#: ``.git`` each time cost a launch as much as the rest of its set-up.
+_HIDDEN: dict[tuple, tuple[str | None, list[str]]] = {}
+
+
+def _hidden(hide) -> tuple[str | None, list[str]]:
+    """The checkout and the resolved paths a child started with ``hide`` must cover (see :func:`course_paths`).
+
+    Kept for later launches only once every path exists: a path that does not exist yet (a
+    feedback folder written during the batch) is resolved again at each launch until it
+    does, so where it appears is where it is hidden. (A ``.git`` made later inside the
+    checkout is covered with the checkout itself.)
+    """
+    key = tuple(hide)
+    hit = _HIDDEN.get(key)
+    if hit is not None:
+        return hit
+    checkout, course = course_paths()
+    found = (checkout, hideable([*hide, *course])[0])
+    if all(os.path.lexists(p) for p in found[1]):
+        _HIDDEN[key] = found
+    return found
+
+
 _IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+([\w.]+)[ \t]+import|import[ \t]+([\w., \t]+))", re.M)
 
 
@@ -306,8 +331,8 @@ def _launch(spec: dict, limits: Limits, hide, python: str, preload) -> _Started:
         if os.geteuid() == 0:
             uid = UID_BASE + child.pid
             os.chown(work, uid, uid)
-        checkout, course = course_paths()
-        box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=hideable([*hide, *course])[0],
+        checkout, hidden = _hidden(hide)
+        box = Box(workdir=work, uid=uid, limits=limits.as_dict(), hide=list(hidden),
                   checkout=checkout, cgroup=cgroup)
         child.send_setup(Setup(spec=spec, box=box).to_line())
         return _Started(child, base, r_fd, uid, cgroup, _key(spec, limits, hide, python), frozenset(preload))
