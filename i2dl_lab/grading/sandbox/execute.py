@@ -46,8 +46,14 @@ def _public_name(cls) -> str:
 
 
 def _trim_tb(exc: BaseException) -> tuple[str, int | None]:
-    frames = traceback.extract_tb(exc.__traceback__)
-    mine = [f for f in frames if f.filename.startswith("<cell")]
+    """The traceback's frames in the submission's cells (the last 8), with the exception; its last cell line.
+
+    Only the cell frames are summarised: summarising every frame looks up the source line of
+    each library and driver frame, a search of the file system per frame (the spec files are
+    hidden, so it fails each time and is never cached), for frames that are dropped.
+    """
+    cells = ((f, n) for f, n in traceback.walk_tb(exc.__traceback__) if f.f_code.co_filename.startswith("<cell"))
+    mine = traceback.StackSummary.extract(cells)
     line = mine[-1].lineno if mine else None
     text = "".join(traceback.format_list(mine[-8:])) + "".join(traceback.format_exception_only(type(exc), exc))
     return text[-3000:], line
