@@ -21,6 +21,7 @@ JSON (:meth:`GradeResult.to_dict`) and reads it back with :meth:`GradeResult.fro
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -157,8 +158,18 @@ class Message:
 
     def to_line(self) -> str:
         # the fields as they are, not dataclasses.asdict: that deep-copies a case's encoded output
-        return json.dumps({"ev": self.kind, **{f.name: getattr(self, f.name) for f in fields(self)}},
-                          allow_nan=False) + "\n"
+        return _LINE.encode({"ev": self.kind, **{name: getattr(self, name) for name in _field_names(type(self))}}) \
+            + "\n"
+
+
+#: Encodes a message (``json.dumps(..., allow_nan=False)`` builds an encoder at every call).
+_LINE = json.JSONEncoder(allow_nan=False)
+
+
+@functools.cache
+def _field_names(cls) -> tuple[str, ...]:
+    """A message class's field names (``dataclasses.fields`` builds the list at every call)."""
+    return tuple(f.name for f in fields(cls))
 
 
 @dataclass(frozen=True)
